@@ -1,0 +1,1 @@
+"""Infrastructure helpers with no models and no knowledge of the apps above them."""

@@ -1,0 +1,306 @@
+"""Bastion's one settings file, driven by ``BASTION_*`` environment variables.
+
+With no configuration at all it gives a working single-machine instance on SQLite under ``var/``.
+Every variable is listed in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from bastion.config import (
+    database_from_url,
+    ensure_data_dir,
+    env_bool,
+    env_int,
+    env_list,
+    env_listen,
+    env_str,
+    secret_from_file,
+    sqlite_database,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# --- Where data lives ----------------------------------------------------------------------------
+# Relative to the working directory, so `make run` in a checkout keeps everything in ./var.
+DATA_DIR = ensure_data_dir(Path(env_str("BASTION_DATA_DIR", "var")).resolve())
+KEYS_DIR = DATA_DIR / "keys"
+FILES_DIR = DATA_DIR / "files"
+OUTBOX_DIR = DATA_DIR / "outbox"
+
+# --- Vault: encryption at rest --------------------------------------------------------------------
+# Master keys default to var/keys/master-v<N>.key, generated on first use (0600). In production keep
+# them off the data volume: BASTION_MASTER_KEY_FILE (one key, version 1) or BASTION_MASTER_KEY_DIR
+# (versioned files; rotation needs this form).
+MASTER_KEY_DIR = Path(env_str("BASTION_MASTER_KEY_DIR", str(KEYS_DIR))).resolve()
+MASTER_KEY_FILE = env_str("BASTION_MASTER_KEY_FILE")
+VAULT_KEY_PROVIDER = env_str("BASTION_VAULT_KEY_PROVIDER", "bastion.vault.keys.FileKeyProvider")
+VAULT_BLOB_STORAGE = "bastion.vault.storage.FileSystemBlobStorage"
+VAULT_BLOB_DIR = FILES_DIR
+
+# --- Core ----------------------------------------------------------------------------------------
+DEBUG = env_bool("BASTION_DEBUG", False)
+HTTPS = env_bool("BASTION_HTTPS", False)
+LISTEN = env_listen("BASTION_LISTEN", "127.0.0.1:8000")
+SITE_NAME = env_str("BASTION_SITE_NAME", "Bastion")
+# The public origin, used in links that leave the site (setup links, emails).
+BASE_URL = env_str("BASTION_BASE_URL", f"{'https' if HTTPS else 'http'}://{LISTEN[0]}:{LISTEN[1]}").rstrip(
+    "/"
+)
+if not BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"BASTION_BASE_URL: must start with http:// or https://, got {BASE_URL!r}")
+
+_secret = env_str("BASTION_SECRET_KEY")
+# Without an explicit secret, one is generated once into the data dir (0600). It is per-instance
+# random, so it is never a shared default; production checks still ask for it to live elsewhere.
+SECRET_KEY = _secret or secret_from_file(KEYS_DIR / "secret_key")
+SECRET_KEY_FROM_DATA_DIR = not _secret
+
+ALLOWED_HOSTS = env_list("BASTION_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("BASTION_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "bastion",
+    "bastion.accounts",
+    "bastion.audit",
+    "bastion.worker",
+    "bastion.vault",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
+    "csp",
+    "django_tasks",
+    "django_tasks_db",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "bastion.accounts.middleware.UserTimeZoneMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "bastion.accounts.middleware.RequireMFAMiddleware",
+    # Axes last: it must see the authenticated user to reset or count failures.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "bastion.urls"
+WSGI_APPLICATION = "bastion.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "bastion.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------------
+_database_url = env_str("DATABASE_URL")
+DATABASES = {
+    "default": database_from_url(_database_url)
+    if _database_url
+    else sqlite_database(DATA_DIR / "bastion.sqlite3")
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Axes first, so a locked-out login is refused before the password is even checked.
+    "axes.backends.AxesBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# allauth: staff log in by email; there is no public signup (the adapter closes it).
+ACCOUNT_ADAPTER = "bastion.accounts.adapters.StaffAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("BASTION_REAUTH_SECONDS", 300, minimum=30)
+# Password reset for an unknown address sends nothing: no mail to strangers, and the page looks
+# the same either way, so it does not reveal who is staff.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# allauth's own limit fires before axes' lockout: it slows a guesser per IP and per account,
+# while axes (below) locks the account after BASTION_LOCKOUT_FAILURES failures.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reauthenticate": "10/m/user",
+}
+MFA_ADAPTER = "bastion.accounts.adapters.StaffMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = SITE_NAME
+# WebAuthn needs a secure context; plain http://localhost is one, other plain origins are not.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
+
+AXES_FAILURE_LIMIT = env_int("BASTION_LOCKOUT_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("BASTION_LOCKOUT_MINUTES", 30, minimum=1) / 60  # hours
+# Lock the account (username), whatever IP the guesses come from; a per-IP lock alone lets a
+# botnet keep guessing one password.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# allauth posts the address as "login": without this, axes records the username as None.
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_USERNAME_CALLABLE = "bastion.accounts.lockout.username_from_request"
+AXES_LOCKOUT_CALLABLE = "bastion.accounts.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# axes.W006 warns that locking by username alone lets anyone lock an account out. That is the
+# trade we chose: a locked staff account is an annoyance an admin can lift, an unlocked one under a
+# botnet's guesses is a breach (allauth still rate-limits each IP before the lockout).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_VERBOSE = False
+# Behind a reverse proxy, set BASTION_TRUST_X_FORWARDED_FOR so lockouts see the client address.
+ALLAUTH_TRUSTED_PROXY_COUNT = 1 if env_bool("BASTION_TRUST_X_FORWARDED_FOR") else 0
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env_bool("BASTION_TRUST_X_FORWARDED_FOR") else ["REMOTE_ADDR"]
+)
+
+SETUP_LINK_HOURS = env_int("BASTION_SETUP_LINK_HOURS", 24, minimum=1)
+INVITATION_DAYS = env_int("BASTION_INVITATION_DAYS", 7, minimum=1)
+
+# --- Sessions, cookies, transport security -------------------------------------------------------
+SESSION_COOKIE_AGE = env_int("BASTION_SESSION_HOURS", 12, minimum=1) * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("BASTION_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("BASTION_TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if HTTPS:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# Strict CSP: nothing inline, nothing from another origin. Every script is a file under /static.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# --- Static files --------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": FILES_DIR}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve straight from the app directories, so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Mail ----------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("BASTION_FROM_EMAIL", "security@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+_smtp_host = env_str("BASTION_SMTP_HOST")
+if _smtp_host:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _smtp_host
+    EMAIL_PORT = env_int("BASTION_SMTP_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("BASTION_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env_str("BASTION_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env_bool("BASTION_SMTP_STARTTLS", True)
+    EMAIL_USE_SSL = env_bool("BASTION_SMTP_SSL", False)
+    EMAIL_TIMEOUT = 30
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("BASTION_SMTP_STARTTLS and BASTION_SMTP_SSL: choose one, not both")
+else:
+    # The local default: each message becomes an .eml file under var/outbox/.
+    EMAIL_BACKEND = "bastion.lib.emails.OutboxBackend"
+
+# --- Background work -----------------------------------------------------------------------------
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    # Runs each task inline at enqueue time: for the test suite and for debugging.
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+_task_backend = env_str("BASTION_TASKS_BACKEND", "database")
+if _task_backend not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"BASTION_TASKS_BACKEND: expected database or immediate, got {_task_backend!r}"
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_task_backend]}}
+WORKER_POLL_SECONDS = env_int("BASTION_WORKER_POLL_SECONDS", 1, minimum=1)
+# A task RUNNING longer than this with no live worker behind it is put back in the queue.
+WORKER_STALE_SECONDS = env_int("BASTION_WORKER_STALE_SECONDS", 600, minimum=10)
+
+# --- Logging: to stderr, never report content -----------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": env_str("BASTION_LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # Request errors are logged by status line only; the default handler would dump
+        # request bodies (report content) into the log on a 500.
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+    },
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Upload ceilings; intake sets its own, tighter, per-field limits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

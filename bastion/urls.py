@@ -1,0 +1,18 @@
+"""The URL map: each app mounts its own ``urls.py`` under one prefix."""
+
+from django.urls import include, path
+
+from bastion import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("bastion.accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("audit/", include("bastion.audit.urls")),
+]
+
+handler400 = "bastion.views.bad_request"
+handler403 = "bastion.views.permission_denied"
+handler404 = "bastion.views.page_not_found"
+handler500 = "bastion.views.server_error"
