@@ -1,0 +1,55 @@
+"""The audit vocabulary: every kind of event the trail can hold, and every kind of actor.
+
+One flat enum, grouped by area and sorted within each area, so a reader can see at a glance what is
+audited. Values are dotted ``area.what_happened`` strings: they are stored in every row and hashed
+into the chain, so **a value must never be renamed** once released (add a new member instead).
+"""
+
+from django.db import models
+
+
+class Event(models.TextChoices):
+    """What happened. Other apps add their members here, in their own area block."""
+
+    # --- audit: the trail looking at itself ---
+    AUDIT_TAMPERING_DETECTED = "audit.tampering_detected", "Audit tampering detected"
+    AUDIT_VERIFIED = "audit.verified", "Audit chain verified"
+    AUDIT_VIEWED = "audit.viewed", "Audit log viewed"
+
+    # --- auth: signing in and out, passwords ---
+    LOGIN_FAILED = "auth.login_failed", "Login failed"
+    LOGIN_LOCKED_OUT = "auth.login_locked_out", "Login locked out"
+    LOGIN_SUCCEEDED = "auth.login_succeeded", "Login succeeded"
+    LOGOUT = "auth.logout", "Logged out"
+    PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    PASSWORD_RESET = "auth.password_reset", "Password reset"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
+    REAUTHENTICATED = "auth.reauthenticated", "Re-authenticated"
+
+    # --- mfa: second factors (data names the authenticator type, never its secret) ---
+    MFA_ENABLED = "mfa.enabled", "Authenticator added"
+    MFA_FAILED = "mfa.failed", "MFA check failed"
+    MFA_REMOVED = "mfa.removed", "Authenticator removed"
+    RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated", "Recovery codes generated"
+
+    # --- staff: the team, invitations and roles ---
+    INVITATION_ACCEPTED = "staff.invitation_accepted", "Invitation accepted"
+    INVITATION_REJECTED = "staff.invitation_rejected", "Invitation link rejected"
+    INVITATION_REVOKED = "staff.invitation_revoked", "Invitation revoked"
+    INVITATION_SENT = "staff.invitation_sent", "Invitation sent"
+    PROFILE_UPDATED = "staff.profile_updated", "Profile updated"
+    ROLE_CHANGED = "staff.role_changed", "Role changed"
+    SETUP_COMPLETED = "staff.setup_completed", "Account setup completed"
+    SETUP_LINK_ISSUED = "staff.setup_link_issued", "Setup link issued"
+    SETUP_LINK_REJECTED = "staff.setup_link_rejected", "Setup link rejected"
+    STAFF_DEACTIVATED = "staff.deactivated", "Staff member deactivated"
+    STAFF_REACTIVATED = "staff.reactivated", "Staff member reactivated"
+
+
+class ActorKind(models.TextChoices):
+    """Who acted: a staff account, Bastion itself, an unauthenticated visitor, or a reporter."""
+
+    STAFF = "staff", "Staff"
+    SYSTEM = "system", "System"
+    ANONYMOUS = "anonymous", "Anonymous"
+    REPORTER = "reporter", "Reporter"
