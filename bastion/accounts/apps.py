@@ -1,0 +1,14 @@
+"""Staff accounts: users, roles, mandatory MFA, invitations and the first-admin setup link."""
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "bastion.accounts"
+    label = "accounts"
+    verbose_name = "Staff accounts"
+
+    def ready(self) -> None:
+        from bastion.accounts import signals
+
+        signals.connect()

@@ -1,0 +1,84 @@
+"""Test personas (DESIGN.md §1) and helpers to turn them into staff accounts with MFA.
+
+- **rita** reports vulnerabilities; **erin** is a customer under attack; **uma** maintains an upstream
+  project. None of them has an account: they are plain ``Persona`` records (name, e-mail).
+- **alice** and **bob** are triagers on the same team; **charlie** is a viewer on another team;
+  **dave** is the security lead (admin). ``make_staff("alice")`` creates the account, with an
+  authenticator app whose secret is fixed per persona, so ``totp_code(user)`` can answer MFA.
+
+Never import this module outside tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from allauth.mfa.utils import decrypt
+
+from bastion.accounts.models import Role, User
+
+# Long enough for the password validators (min 12, not common, not numeric, not like the e-mail).
+PASSWORD = "plum-lantern-orbit-47"
+TOTP_PERIOD = 30  # seconds; allauth's default (MFA_TOTP_PERIOD)
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Someone from the design's cast. ``role`` is None for people without a staff account."""
+
+    name: str
+    email: str
+    full_name: str
+    role: Role | None = None
+
+
+PERSONAS: dict[str, Persona] = {
+    persona.name: persona
+    for persona in [
+        Persona("rita", "rita@researcher.example", "Rita Researcher"),
+        Persona("alice", "alice@bastion.example", "Alice Triager", Role.TRIAGER),
+        Persona("bob", "bob@bastion.example", "Bob Triager", Role.TRIAGER),
+        Persona("charlie", "charlie@bastion.example", "Charlie Otherteam", Role.VIEWER),
+        Persona("dave", "dave@bastion.example", "Dave Lead", Role.ADMIN),
+        Persona("erin", "erin@customer.example", "Erin Customer"),
+        Persona("uma", "uma@upstream.example", "Uma Maintainer"),
+    ]
+}
+rita = PERSONAS["rita"]
+erin = PERSONAS["erin"]
+uma = PERSONAS["uma"]
+
+
+def totp_secret(name: str) -> str:
+    """A fixed base32 TOTP secret per persona, so a failing test can be replayed by hand."""
+    return base64.b32encode(hashlib.sha256(f"bastion persona {name}".encode()).digest()[:20]).decode("ascii")
+
+
+def make_staff(name: str, *, mfa: bool = True, password: str = PASSWORD) -> User:
+    """Create the staff persona ``name`` (alice, bob, charlie, dave), with TOTP unless ``mfa=False``."""
+    persona = PERSONAS[name]
+    if persona.role is None:
+        raise ValueError(f"{name} has no staff account in the design: use the Persona record instead")
+    user = User.objects.create_user(persona.email, password, full_name=persona.full_name, role=persona.role)
+    if mfa:
+        # allauth's own API, so the stored row is exactly what enrolment through the UI makes.
+        TOTP.activate(user, totp_secret(name))
+    return user
+
+
+def totp_code(user: User, *, at: float | None = None) -> str:
+    """The code ``user``'s authenticator app shows now (or at the Unix time ``at``).
+
+    allauth refuses a code that was already accepted in the same period, so a test that needs two
+    codes in a row passes ``at=time.time() + 30`` for the second (allauth accepts one period of
+    drift either way).
+    """
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    secret = decrypt(authenticator.data["secret"])
+    counter = int(time.time() if at is None else at) // TOTP_PERIOD
+    return format_hotp_value(hotp_value(secret, counter))
