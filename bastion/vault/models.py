@@ -1,0 +1,76 @@
+"""Per-subject data keys, stored only in wrapped (master-key-encrypted) form."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from bastion.vault.envelope import unwrap_data_key
+from bastion.vault.errors import KeyDestroyed
+from bastion.vault.keys import KeyProvider
+
+SUBJECT_MAX_LENGTH = 200
+
+
+class DataKey(models.Model):
+    """One random 256-bit data key for one subject (``"report:<uuid>"``), wrapped by a master key.
+
+    Everything sealed for the subject (fields, messages, attachments) is sealed under this key, so
+    destroying it (:meth:`shred`) makes all of it unreadable at once: crypto-shredding. The plain
+    key is never stored; ``wrapped`` is bound by AAD to ``subject`` and ``master_version``, so a
+    wrapped key copied onto another row or relabelled with another version does not open.
+
+    Master-key rotation rewraps ``wrapped`` in place under a newer ``master_version`` (the
+    ``vault_datakey_rotation_idx`` index serves its "oldest version first, in id order" batches,
+    which makes it resumable). The subject is unique so an intake retry can't mint a second key.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, unique=True)
+    # Empty once shredded. PostgreSQL hands BinaryField values back as memoryview: use bytes().
+    wrapped = models.BinaryField(editable=False)
+    master_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["master_version", "id"], name="vault_datakey_rotation_idx")]
+
+    def __str__(self) -> str:
+        state = "destroyed" if self.destroyed_at else f"master v{self.master_version}"
+        return f"data key for {self.subject} ({state})"
+
+    @property
+    def is_destroyed(self) -> bool:
+        """True once the key has been shredded."""
+        return self.destroyed_at is not None
+
+    def unwrap(self, *, provider: KeyProvider | None = None) -> bytes:
+        """The plain data key; :class:`KeyDestroyed` after shredding, :class:`SealError` if altered.
+
+        There is deliberately no cache of unwrapped keys: a plain key should live in memory only
+        for the request or task that needs it, and a per-process cache would also keep serving a
+        key after another process shredded it. Unwrapping costs one HKDF and one AES-GCM open
+        (microseconds); add a short-lived, size-bounded cache only if a benchmark asks for it.
+        """
+        if self.is_destroyed:
+            raise KeyDestroyed(f"the data key for {self.subject} was destroyed")
+        return unwrap_data_key(
+            self.wrapped, master_version=self.master_version, subject=self.subject, provider=provider
+        )
+
+    def shred(self) -> None:
+        """Destroy the key: overwrite the wrapped key and mark the row destroyed. Idempotent.
+
+        The row stays, so "this report's content was destroyed on <date>" remains answerable.
+        Crypto-shredding is only complete once old copies of ``wrapped`` are gone too: database
+        backups past their retention, and free pages (SQLite ``secure_delete``, PostgreSQL
+        VACUUM). The shredding feature (with its audit event) builds on this.
+        """
+        now = timezone.now()
+        # A conditional UPDATE, not save(): two concurrent shreds record one destruction time.
+        DataKey.objects.filter(pk=self.pk, destroyed_at__isnull=True).update(wrapped=b"", destroyed_at=now)
+        self.refresh_from_db(fields=["wrapped", "destroyed_at"])

@@ -1,0 +1,28 @@
+"""Fixtures for the vault tests: real local key files and storage under a per-test temp dir."""
+
+from pathlib import Path
+
+import pytest
+
+from bastion.vault.envelope import new_data_key
+from bastion.vault.keys import FileKeyProvider
+
+
+@pytest.fixture(autouse=True)
+def master_key_dir(settings, tmp_path: Path) -> Path:
+    """Each test gets its own master key directory (and the default provider reads it)."""
+    directory = tmp_path / "keys"
+    settings.MASTER_KEY_DIR = directory
+    settings.MASTER_KEY_FILE = ""
+    settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
+    return directory
+
+
+@pytest.fixture
+def provider(master_key_dir: Path) -> FileKeyProvider:
+    return FileKeyProvider(master_key_dir)
+
+
+@pytest.fixture
+def data_key() -> bytes:
+    return new_data_key()
