@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings
@@ -15,6 +18,18 @@ from bastion.audit.testing import flush_allowed
 from bastion.test import PASSWORD, make_staff
 
 ClientFactory = Callable[..., Client]
+
+CHROMIUM = "/usr/bin/chromium"
+# The flags that keep Debian's chromium quiet on a machine with no network but loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,3 +97,34 @@ def client_as(db: None) -> ClientFactory:
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, list[str]]]:
+    """A Playwright page in Debian's chromium, and the list of console and page errors it reported.
+
+    Never `playwright install`: it downloads a browser and fails here. A CSP violation is a console
+    error, so a test that asserts the list is empty proves its pages need no inline script.
+    """
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: run `make system-deps`")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made between
+    # browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        yield page, problems
+        browser.close()
+        # Entering sync_playwright() switches the contextvars context the test body runs in, and
+        # Django keeps its connections per context: the body's connection is not the one the
+        # test-database teardown closes. Close it here, still inside that context, or PostgreSQL
+        # refuses to drop the test database ("being accessed by other users").
+        connections.close_all()

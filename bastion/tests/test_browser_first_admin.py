@@ -5,25 +5,11 @@ Drives Debian's chromium through Playwright (never `playwright install`: it down
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.db import connections
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 def totp_code(secret: str, *, step: int = 0) -> str:
@@ -33,34 +19,7 @@ def totp_code(secret: str, *, step: int = 0) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + step))
 
 
-@pytest.fixture
-def page(monkeypatch) -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: run `make system-deps`")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.set_default_timeout(15_000)
-        csp_violations: list[str] = []
-        page = context.new_page()
-        page.on(
-            "console",
-            lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
-        )
-        yield page
-        browser.close()
-        # The test body's ORM calls ran on this thread's own connection under the event loop;
-        # close it, or PostgreSQL cannot drop the test database afterwards.
-        connections.close_all()
-        assert not csp_violations, csp_violations
-
-
-def test_the_setup_link_creates_an_admin_who_enrols_totp_and_signs_in(live_server, page, settings):
+def test_the_setup_link_creates_an_admin_who_enrols_totp_and_signs_in(live_server, browser_page, settings):
     from bastion.accounts.models import User
     from bastion.accounts.services import issue_setup_link
     from bastion.audit.models import AuditEvent
@@ -71,6 +30,7 @@ def test_the_setup_link_creates_an_admin_who_enrols_totp_and_signs_in(live_serve
     settings.BASE_URL = live_server.url
     link = issue_setup_link(actor=None)
     assert link is not None
+    page, problems = browser_page
 
     page.goto(link)
     page.get_by_label("Email").fill("dave@example.org")
@@ -104,3 +64,4 @@ def test_the_setup_link_creates_an_admin_who_enrols_totp_and_signs_in(live_serve
     assert dave.is_admin
     events = set(AuditEvent.objects.filter(actor_id=dave.pk).values_list("event", flat=True))
     assert {"staff.setup_completed", "mfa.enabled", "auth.login_succeeded"} <= events
+    assert problems == []

@@ -78,8 +78,8 @@ def test_it_reads_a_listen_address(monkeypatch, raw, expected):
     ("raw", "message"),
     [
         ("8000", "expected host:port"),
-        ("localhost:http", "must be a number"),
-        ("localhost:70000", "between 1"),
+        ("localhost:http", "the port must be a number"),
+        ("localhost:70000", "the port must be between 1"),
     ],
 )
 def test_it_rejects_a_bad_listen_address(monkeypatch, raw, message):

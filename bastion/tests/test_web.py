@@ -100,6 +100,9 @@ def test_a_bad_request_and_a_denied_request_get_their_own_pages(rf):
     assert views.permission_denied(rf.get("/")).status_code == 403
 
 
+@pytest.mark.django_db
 def test_the_static_assets_are_served_locally(client):
     response = client.get("/static/bastion/bastion.css")
     assert response.status_code == 200
+    assert b"--accent" in b"".join(response.streaming_content)
+    response.close()
