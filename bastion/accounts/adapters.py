@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,11 @@ from django.utils.translation import gettext_lazy as _
 from bastion.audit.events import Event
 from bastion.audit.services import record
 from bastion.lib.emails import AUTOMATIC_HEADERS
+from bastion.vault.envelope import open_secret, seal_secret
+
+# allauth's encrypt() gets the bare secret, not the authenticator, so the AAD can only name the
+# purpose; a seed moved to another user's row would still open (writing rows is already game over).
+MFA_SECRET_PURPOSE = "accounts.mfa_secret"  # noqa: S105 - a key-derivation label, not a password
 
 
 class StaffAccountAdapter(DefaultAccountAdapter):
@@ -88,7 +94,12 @@ class StaffAccountAdapter(DefaultAccountAdapter):
 
 
 class StaffMFAAdapter(DefaultMFAAdapter):
-    """MFA is mandatory: the last authenticator app or security key cannot be removed."""
+    """MFA is mandatory (the last authenticator app or security key cannot be removed), and TOTP
+    seeds and recovery-code seeds are sealed at rest under the vault's master key.
+
+    allauth's default stores them in clear in the database, so a copy of the database (or of a
+    backup) would hand over every staff member's second factor.
+    """
 
     error_messages = {
         **DefaultMFAAdapter.error_messages,
@@ -97,6 +108,14 @@ class StaffMFAAdapter(DefaultMFAAdapter):
             "Add a passkey or security key before removing your authenticator app."
         ),
     }
+
+    def encrypt(self, text: str) -> str:
+        token = seal_secret(text.encode("utf-8"), purpose=MFA_SECRET_PURPOSE, aad=b"")
+        return base64.urlsafe_b64encode(token).decode("ascii")
+
+    def decrypt(self, encrypted_text: str) -> str:
+        token = base64.urlsafe_b64decode(encrypted_text.encode("ascii"))
+        return open_secret(token, purpose=MFA_SECRET_PURPOSE, aad=b"").decode("utf-8")
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         others = Authenticator.objects.filter(user_id=authenticator.user_id).exclude(pk=authenticator.pk)

@@ -37,6 +37,7 @@ AAD_PREFIX = b"bastion.vault.aad.v1"
 # HKDF "info" labels: each derived key has one purpose, so a key can never be used under two
 # algorithms or for two jobs (domain separation).
 KEK_INFO = b"bastion.vault.kek.v1"
+SECRET_INFO_PREFIX = b"bastion.vault.secret.v1:"
 
 BytesLike = bytes | bytearray | memoryview
 RowId = str | int | uuid.UUID
@@ -150,3 +151,40 @@ def unwrap_data_key(
     if len(data_key) != KEY_BYTES:
         raise SealError("wrapped value is not a data key")
     return data_key
+
+
+def _purpose_key(master_key: bytes, purpose: str) -> bytes:
+    """A key for one named purpose, derived from a master key (HKDF-SHA256, domain-separated)."""
+    info = SECRET_INFO_PREFIX + purpose.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(master_key)
+
+
+def seal_secret(plaintext: bytes, *, purpose: str, aad: bytes, provider: KeyProvider | None = None) -> bytes:
+    """Seal a small, long-lived secret (a TOTP seed, the org's OpenPGP key) under the current master key.
+
+    These secrets have no report to hang a data key on, so they go straight under a key derived
+    from the master key for their ``purpose``. The token starts with the master version (4 bytes,
+    big-endian), so a rotation can tell which master key opens it.
+    """
+    provider = provider or get_key_provider()
+    version = provider.current_version()
+    key = _purpose_key(provider.master_key(version), purpose)
+    return version.to_bytes(4, "big") + seal(plaintext, key=key, aad=Aad.encode(purpose, *_aad_parts(aad)))
+
+
+def open_secret(token: BytesLike, *, purpose: str, aad: bytes, provider: KeyProvider | None = None) -> bytes:
+    """The plaintext of a :func:`seal_secret` token, or :class:`SealError`."""
+    token = bytes(token)
+    if len(token) < 4 + OVERHEAD:
+        raise SealError("sealed secret is too short")
+    provider = provider or get_key_provider()
+    version = int.from_bytes(token[:4], "big")
+    if version not in provider.versions():
+        raise SealError(f"sealed secret needs master key version {version}, which is not available")
+    key = _purpose_key(provider.master_key(version), purpose)
+    return unseal(token[4:], key=key, aad=Aad.encode(purpose, *_aad_parts(aad)))
+
+
+def _aad_parts(aad: bytes) -> tuple[str, ...]:
+    # The caller's AAD is bytes; hex keeps it one unambiguous, length-prefixed part.
+    return (aad.hex(),)

@@ -8,6 +8,7 @@ leaving a web server whose clocks silently stopped.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -29,8 +30,13 @@ class Command(BaseCommand):
     help = "Serve Bastion (granian) and run its task worker; stop both on Ctrl-C or SIGTERM."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        # Two threads a core: requests mostly wait on SQLite's fsync or the network, not the CPU.
+        default_threads = 2 * (os.cpu_count() or 1)
         parser.add_argument(
-            "--threads", type=int, default=8, help="WSGI threads serving requests (default 8)."
+            "--threads",
+            type=int,
+            default=default_threads,
+            help=f"WSGI threads serving requests (default {default_threads}: two per core).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

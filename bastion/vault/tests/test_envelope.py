@@ -152,3 +152,24 @@ def test_a_sealed_value_that_is_not_a_data_key_is_refused_on_unwrap(provider):
 
     with pytest.raises(SealError, match="not a data key"):
         unwrap_data_key(not_a_key, master_version=version, subject="report:1", provider=provider)
+
+
+def test_a_sealed_secret_opens_only_for_its_purpose_and_aad():
+    from bastion.vault.envelope import open_secret, seal_secret
+
+    token = seal_secret(b"JBSWY3DPEHPK3PXP", purpose="accounts.mfa_secret", aad=b"row-1")
+    assert b"JBSWY3DPEHPK3PXP" not in token
+    assert open_secret(token, purpose="accounts.mfa_secret", aad=b"row-1") == b"JBSWY3DPEHPK3PXP"
+    for purpose, aad in [("vault.org_key", b"row-1"), ("accounts.mfa_secret", b"row-2")]:
+        with pytest.raises(SealError):
+            open_secret(token, purpose=purpose, aad=aad)
+
+
+def test_a_sealed_secret_names_a_missing_master_version():
+    from bastion.vault.envelope import open_secret, seal_secret
+
+    token = seal_secret(b"x", purpose="p", aad=b"")
+    with pytest.raises(SealError, match="version 99"):
+        open_secret((99).to_bytes(4, "big") + token[4:], purpose="p", aad=b"")
+    with pytest.raises(SealError, match="too short"):
+        open_secret(b"\x00\x00\x00\x01", purpose="p", aad=b"")
