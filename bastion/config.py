@@ -121,6 +121,9 @@ def sqlite_database(path: Path) -> dict[str, object]:
         },
         "CONN_MAX_AGE": 600,
         "CONN_HEALTH_CHECKS": True,
+        # Tests get a file too, beside the real one, not Django's shared-cache in-memory database:
+        # that one locks whole tables between threads, which production's WAL file never does.
+        "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
     }
 
 
