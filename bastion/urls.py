@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("bastion.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("bastion.audit.urls")),
+    path("", include("bastion.intake.urls")),
 ]
 
 handler400 = "bastion.views.bad_request"

@@ -74,3 +74,37 @@ class DataKey(models.Model):
         # A conditional UPDATE, not save(): two concurrent shreds record one destruction time.
         DataKey.objects.filter(pk=self.pk, destroyed_at__isnull=True).update(wrapped=b"", destroyed_at=now)
         self.refresh_from_db(fields=["wrapped", "destroyed_at"])
+
+
+class OrgKey(models.Model):
+    """The organisation's OpenPGP key: reporters encrypt to it, receipts and security.txt are signed.
+
+    The public half is stored as is (it is published). The secret half is stored only sealed
+    (AES-256-GCM under a key derived with HKDF from the master key for the purpose "org-openpgp-key",
+    bound by AAD to the fingerprint), so a database dump alone never yields the key. At most one
+    row is ``active``: a partial unique constraint enforces it, and is also what makes lazy,
+    concurrent first-use generation safe (see :mod:`bastion.vault.orgkey`). Retired keys stay, so
+    mail encrypted to them can still be opened.
+    """
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    armored_public = models.TextField()
+    # seal_secret's token: the master version (4 bytes) then the AES-GCM token. Never plaintext.
+    sealed_secret = models.BinaryField(editable=False)
+    master_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Keys we generate always expire; a key imported later might not.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="vault_orgkey_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "active" if self.active else "retired"
+        return f"org key {self.fingerprint} ({state})"
