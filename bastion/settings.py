@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "bastion.audit",
     "bastion.worker",
     "bastion.vault",
+    "bastion.reports",
+    "bastion.intake",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -282,6 +284,17 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_task_backend]}}
 WORKER_POLL_SECONDS = env_int("BASTION_WORKER_POLL_SECONDS", 1, minimum=1)
 # A task RUNNING longer than this with no live worker behind it is put back in the queue.
 WORKER_STALE_SECONDS = env_int("BASTION_WORKER_STALE_SECONDS", 600, minimum=10)
+
+# --- Intake: flood control and the proof-of-work challenge ----------------------------------------
+# "count/seconds" per fixed window. Over a limit a submission needs a solved proof-of-work challenge;
+# an IP over 5x its limit is refused (429). Check intake.E001 validates these at start-up.
+INTAKE_LIMIT_PER_IP = env_str("BASTION_INTAKE_LIMIT_PER_IP", "10/3600")
+INTAKE_LIMIT_PER_EMAIL = env_str("BASTION_INTAKE_LIMIT_PER_EMAIL", "5/3600")
+INTAKE_LIMIT_GLOBAL = env_str("BASTION_INTAKE_LIMIT_GLOBAL", "100/3600")
+INTAKE_CHALLENGE_MAX_NUMBER = env_int(
+    "BASTION_INTAKE_CHALLENGE_MAX_NUMBER", 100_000, minimum=1000, maximum=10_000_000
+)
+INTAKE_CHALLENGE_SECONDS = env_int("BASTION_INTAKE_CHALLENGE_SECONDS", 600, minimum=60, maximum=3600)
 
 # --- Logging: to stderr, never report content -----------------------------------------------------
 LOGGING = {

@@ -26,11 +26,28 @@ class Event(models.TextChoices):
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
     REAUTHENTICATED = "auth.reauthenticated", "Re-authenticated"
 
+    # --- intake: the public policy, the org key, flood control (data: versions, fingerprints, scopes) ---
+    FLOOD_TRIPPED = "intake.flood_tripped", "Intake flood limit tripped"
+    ORG_KEY_GENERATED = "vault.org_key_generated", "Org OpenPGP key generated"
+    POLICY_PUBLISHED = "intake.policy_published", "Security policy published"
+
     # --- mfa: second factors (data names the authenticator type, never its secret) ---
     MFA_ENABLED = "mfa.enabled", "Authenticator added"
     MFA_FAILED = "mfa.failed", "MFA check failed"
     MFA_REMOVED = "mfa.removed", "Authenticator removed"
     RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated", "Recovery codes generated"
+
+    # --- reports: intake, the conversation and every staff read (data: ids and states, never content) ---
+    ATTACHMENT_ADDED = "report.attachment_added", "Attachment added"
+    ATTACHMENT_DOWNLOADED = "report.attachment_downloaded", "Attachment downloaded"
+    DELETION_REQUESTED = "report.deletion_requested", "Deletion requested"
+    MESSAGE_POSTED = "report.message_posted", "Message posted"
+    PORTAL_LINKS_SENT = "report.portal_links_sent", "Portal links sent"
+    PORTAL_TOKEN_REJECTED = "report.portal_token_rejected", "Portal link rejected"
+    REPORT_STATUS_CHANGED = "report.status_changed", "Report status changed"
+    REPORT_SUBMITTED = "report.submitted", "Report submitted"
+    REPORT_VIEWED = "report.viewed", "Report viewed"
+    REPORTER_UPDATED = "report.reporter_updated", "Reporter details updated"
 
     # --- staff: the team, invitations and roles ---
     INVITATION_ACCEPTED = "staff.invitation_accepted", "Invitation accepted"

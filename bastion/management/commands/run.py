@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from bastion.accounts.services import issue_setup_link
+from bastion.intake.services import ensure_org_key
 
 STOP_GRACE_SECONDS = 15
 
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         self._refuse_unmigrated_database()
         host, port = settings.LISTEN
         setup_link = issue_setup_link(actor=None)
+        # Made here, with its audit row, rather than lazily by whichever request needs it first.
+        org_key, _ = ensure_org_key(actor=None)
         # The only connection this process needs is closed before forking children.
         connection.close()
 
@@ -60,6 +63,7 @@ class Command(BaseCommand):
                 "No staff account exists yet. Open this one-time link to create the first admin "
                 f"(valid {settings.SETUP_LINK_HOURS} h):\n  {setup_link}"
             )
+        self.stdout.write(f"Org OpenPGP key: {org_key.fingerprint}")
         self.stdout.write("Press Ctrl-C to stop.")
         code = self._supervise(children)
         if code:

@@ -1,0 +1,123 @@
+"""Changing a report's state and its reporter's choices: status, credit, key, time zone, deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from bastion.audit.events import Event
+from bastion.audit.services import ActorArg, record
+from bastion.reports.errors import TransitionRefused
+from bastion.reports.models import Message, Report, Reporter, TimelineKind, Visibility
+from bastion.reports.sealing import seal_field
+from bastion.reports.services._shared import add_timeline, require_reporter_or_staff, require_staff_reader
+from bastion.reports.services.conversation import post_message
+from bastion.reports.services.submission import clean_credit, clean_public_key, clean_time_zone
+from bastion.reports.workflow import Status, allowed_next, can_transition
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A status change that happened: from what, to what, and the internal note that came with it."""
+
+    report: Report
+    previous: Status
+    current: Status
+    note: Message | None
+
+
+def change_status(
+    *, report: Report, to: Status | str, actor: ActorArg, note: str | None = None, ip: str | None = None
+) -> StatusChange:
+    """Move ``report`` to ``to`` if the workflow allows it from where it is now; TransitionRefused if not.
+
+    Triagers and admins only. The row is locked while the move is checked, so two staff changing
+    the status at once cannot both move from the same state (the second sees the first's result).
+    A ``note`` is kept as an internal note. The reporter sees the change on their timeline.
+    """
+    require_staff_reader(actor)
+    target = Status(to)
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        previous = Status(locked.status)
+        if not can_transition(previous, target):
+            raise TransitionRefused(previous.value, target.value, [s.value for s in allowed_next(previous)])
+        locked.status = target
+        locked.save(update_fields=["status"])
+        report.status = target
+        change = {"from": previous.value, "to": target.value}
+        add_timeline(locked, TimelineKind.STATUS_CHANGED, public=True, **change)
+        record(event=Event.REPORT_STATUS_CHANGED, actor=actor, target=locked, data=change, ip=ip)
+        message = None
+        if note and note.strip():
+            message = post_message(
+                report=locked, body=note, visibility=Visibility.INTERNAL, actor=actor, ip=ip
+            )
+    return StatusChange(report=report, previous=previous, current=target, note=message)
+
+
+def update_reporter(
+    *,
+    report: Report,
+    actor: ActorArg,
+    credit_preference: str | None = None,
+    public_key: str | None = None,
+    time_zone: str | None = None,
+    ip: str | None = None,
+) -> Reporter:
+    """Change what the reporter chose; ``None`` leaves a setting as it is. The updated Reporter.
+
+    ``public_key=""`` removes the key (mail is then no longer encrypted); any other value must be a
+    key we can encrypt to (ReportRejected naming ``public_key`` otherwise). The reporter or staff
+    may do this. Nothing changes, and nothing is audited, when every value is already in place.
+    """
+    require_reporter_or_staff(actor, report)
+    reporter = report.reporter
+    # Everything is validated before anything is changed, so a refusal leaves the row as it was.
+    updates: dict[str, object] = {}
+    if public_key is not None and (public_key.strip() or reporter.public_key is not None):
+        parsed = clean_public_key(public_key)
+        armored = parsed.armored_public() if parsed else None
+        updates["public_key"] = seal_field(reporter, "public_key", armored, key=report.data_key_plain())
+    if credit_preference is not None and credit_preference != reporter.credit_preference:
+        has_name, has_handle = reporter.name is not None, reporter.handle is not None
+        updates["credit_preference"] = clean_credit(
+            credit_preference, has_name=has_name, has_handle=has_handle
+        )
+    if time_zone is not None and time_zone != reporter.time_zone:
+        updates["time_zone"] = clean_time_zone(time_zone)
+    changed = sorted(updates)
+    for name, value in updates.items():
+        setattr(reporter, name, value)
+    if not changed:
+        return reporter
+    with transaction.atomic():
+        reporter.updated_at = timezone.now()
+        reporter.save(update_fields=[*changed, "updated_at"])
+        add_timeline(report, TimelineKind.REPORTER_UPDATED, public=True, fields=changed)
+        record(event=Event.REPORTER_UPDATED, actor=actor, target=report, data={"fields": changed}, ip=ip)
+    return reporter
+
+
+def request_deletion(*, report: Report, actor: ActorArg, ip: str | None = None) -> Report:
+    """Record that the reporter (or staff, on their behalf) asked for the report to be deleted.
+
+    This records the request and puts it on the timeline; what is kept and for how long (a fix in
+    progress, legal holds) is decided by staff, and destroying the content is shredding its data
+    key. Idempotent: asking again changes nothing.
+    """
+    require_reporter_or_staff(actor, report)
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Report.objects.filter(pk=report.pk, deletion_requested_at__isnull=True).update(
+            deletion_requested_at=now
+        )
+        if updated:
+            report.deletion_requested_at = now
+            add_timeline(report, TimelineKind.DELETION_REQUESTED, public=True)
+            record(event=Event.DELETION_REQUESTED, actor=actor, target=report, ip=ip)
+        else:
+            report.refresh_from_db(fields=["deletion_requested_at"])
+    return report
