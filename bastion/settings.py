@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "bastion.vault",
     "bastion.reports",
     "bastion.intake",
+    "bastion.portal",
+    "bastion.triage",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -82,6 +84,8 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    # For the API docs' assets (Swagger UI), served from our own /static/ under the strict CSP.
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +299,18 @@ INTAKE_CHALLENGE_MAX_NUMBER = env_int(
     "BASTION_INTAKE_CHALLENGE_MAX_NUMBER", 100_000, minimum=1000, maximum=10_000_000
 )
 INTAKE_CHALLENGE_SECONDS = env_int("BASTION_INTAKE_CHALLENGE_SECONDS", 600, minimum=60, maximum=3600)
+
+# --- Intake: size limits of a submission (web form and API) ----------------------------------------
+# Over a limit the request is refused with HTTP 413 naming it. Text fields are capped per field;
+# the services' own ceiling is 100 000 characters, so that is also the most this may be.
+INTAKE_MAX_BODY_CHARS = env_int("BASTION_INTAKE_MAX_BODY_CHARS", 100_000, minimum=1000, maximum=100_000)
+INTAKE_MAX_ATTACHMENTS = env_int("BASTION_INTAKE_MAX_ATTACHMENTS", 10, minimum=0, maximum=100)
+INTAKE_MAX_ATTACHMENT_BYTES = env_int(
+    "BASTION_INTAKE_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024
+)
+# The only upload handler: every uploaded file is sealed on the fly, so no plaintext reaches the
+# disk (Django's defaults keep it in memory or write it, in clear, to a temporary file).
+FILE_UPLOAD_HANDLERS = ["bastion.reports.uploads.SealedUploadHandler"]
 
 # --- Logging: to stderr, never report content -----------------------------------------------------
 LOGGING = {

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from bastion import views
+from bastion.intake.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +11,9 @@ urlpatterns = [
     path("accounts/", include("bastion.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("bastion.audit.urls")),
+    path("portal/", include("bastion.portal.urls")),
+    path("triage/", include("bastion.triage.urls")),
+    path("api/v1/", api.urls),
     path("", include("bastion.intake.urls")),
 ]
 

@@ -1,12 +1,8 @@
-"""Intake's URLs, mounted at the site root: ``/security...`` and ``/.well-known/security-key.asc``.
-
-The report form (``intake:report``) is added here when it is built; until then the policy page
-lists the e-mail channel only, rather than link to a page that does not exist.
-"""
+"""Intake's URLs, mounted at the site root: ``/security...`` and ``/.well-known/security-key.asc``."""
 
 from django.urls import path
 
-from bastion.intake import views
+from bastion.intake import report_views, views
 
 app_name = "intake"
 
@@ -14,5 +10,9 @@ urlpatterns = [
     path("security", views.policy, name="policy"),
     path("security/challenge", views.challenge, name="challenge"),
     path("security/policy/edit", views.edit_policy, name="edit_policy"),
+    path("security/report", report_views.report, name="report"),
+    path("security/report/received/<str:tracking_id>", report_views.received, name="received"),
+    path("security/report/received/<str:tracking_id>/receipt.asc", report_views.receipt, name="receipt"),
+    path("security/links", report_views.links, name="links"),
     path(".well-known/security-key.asc", views.security_key, name="security_key"),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from bastion.intake import policy_defaults, services
 from bastion.intake.models import Policy
@@ -46,11 +46,9 @@ def test_the_page_shows_the_org_key_fingerprint_and_download_link(client):
     assert 'href="/.well-known/security-key.asc"' in body
 
 
-def test_the_page_links_no_report_form_until_one_exists(client):
-    with pytest.raises(NoReverseMatch):
-        reverse("intake:report")
-
-    assert "/security/report" not in client.get("/security").content.decode()
+def test_the_page_links_to_the_report_form(client):
+    assert reverse("intake:report") == "/security/report"
+    assert 'href="/security/report"' in client.get("/security").content.decode()
 
 
 def test_the_newest_version_is_shown(client, dave):
