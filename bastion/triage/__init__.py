@@ -1,0 +1,1 @@
+"""The staff side of reports: the inbox, the report page, replies, notes and status changes."""

@@ -1,0 +1,207 @@
+"""The staff inbox and report page: thin views over the reports services.
+
+Every view loads its rows through :mod:`bastion.triage.access` first, then calls one service.
+Every response carries ``Cache-Control: no-store`` (``never_cache``): these pages hold decrypted
+report content, which must not be kept by the browser's cache or any proxy on the way.
+
+The inbox decrypts nothing. Opening every listed report to show its title would be a read of each
+one; recording 50 audit rows per page view would drown the trail that is meant to catch a mass
+read, and not recording them would hide exactly that. So the list shows what is stored in clear
+(tracking ID, status, channel, dates, counts) and the title appears on the report page, whose one
+opening is audited by ``open_report``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import cast
+
+from axes.helpers import get_client_ip_address
+from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from bastion.accounts.permissions import triager_required
+from bastion.reports.errors import ReportRejected, TransitionRefused
+from bastion.reports.models import Report, Visibility
+from bastion.reports.services import IncomingFile, change_status, open_attachment, open_report, post_message
+from bastion.reports.workflow import Status, allowed_next
+from bastion.triage.access import attachment_for, inbox_rows, report_for
+from bastion.triage.forms import InboxFilterForm, NoteForm, ReplyForm, StatusForm
+
+PAGE_SIZE = 50
+# Path separators, quotes and control characters: a download name is a name, never a path.
+_UNSAFE_FILENAME = re.compile(r'[\\/"\x00-\x1f\x7f]')
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return get_client_ip_address(request)
+
+
+def _back(report: Report, anchor: str) -> HttpResponse:
+    """303 See Other to the report page: a reload after a POST must not post again."""
+    return HttpResponseRedirect(f"{reverse('triage:report', args=[report.tracking_id])}#{anchor}", status=303)
+
+
+def safe_filename(name: str) -> str:
+    """The reporter's file name, fit for Content-Disposition: no path, no quotes, no leading dots."""
+    return _UNSAFE_FILENAME.sub("_", name).strip().lstrip(".") or "attachment"
+
+
+@never_cache
+@triager_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Reports newest first, 50 a page, filtered by status; metadata only (see the module docstring)."""
+    form = InboxFilterForm(request.GET)
+    rows = inbox_rows(request.user)
+    if form.is_valid() and form.cleaned_data["status"]:
+        rows = rows.filter(status=form.cleaned_data["status"])
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")) if form.is_valid() else None
+    return render(request, "triage/inbox.html", {"form": form, "page": page})
+
+
+def _render_report(
+    request: HttpRequest,
+    report: Report,
+    *,
+    reply_form: ReplyForm | None = None,
+    note_form: NoteForm | None = None,
+    status_form: StatusForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The report page, opened (and so audited) for ``request.user``, with any bound forms' errors."""
+    opened = open_report(report=report, actor=request.user, ip=_ip(request))
+    context = {
+        "report": report,
+        "opened": opened,
+        "timeline": report.timeline.all(),
+        "reply_form": reply_form or ReplyForm(),
+        "note_form": note_form or NoteForm(),
+        "status_form": (status_form or StatusForm()).offer(allowed_next(report.status)),
+    }
+    return render(request, "triage/report.html", context, status=status)
+
+
+@never_cache
+@triager_required
+@require_GET
+def report_page(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """One report, decrypted for this staff member; the opening is audited as REPORT_VIEWED."""
+    report = report_for(request.user, tracking_id)
+    return _render_report(request, report)
+
+
+@never_cache
+@triager_required
+@require_GET
+def download(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpResponse:
+    """A file, decrypted as it streams; audited as ATTACHMENT_DOWNLOADED before the first byte.
+
+    Always ``application/octet-stream`` as an attachment with nosniff: a reporter's file is never
+    rendered by the browser in Bastion's origin, whatever type its sender claimed.
+    """
+    attachment = attachment_for(request.user, tracking_id, uid)
+    meta, chunks = open_attachment(attachment=attachment, actor=request.user, ip=_ip(request))
+    response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+    disposition = content_disposition_header(True, safe_filename(meta.filename))
+    response["Content-Disposition"] = disposition or 'attachment; filename="attachment"'
+    response["Content-Length"] = str(meta.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    # accounts.permissions types views as returning HttpResponse; Django serves a streaming
+    # response through the same decorators unchanged, so only the static type needs telling.
+    return cast(HttpResponse, response)
+
+
+def _incoming(upload: UploadedFile) -> IncomingFile:
+    return IncomingFile(
+        filename=upload.name or "attachment",
+        content_type=upload.content_type or "application/octet-stream",
+        stream=upload,
+    )
+
+
+@never_cache
+@triager_required
+@require_POST
+def reply(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """Post a public reply (the reporter is emailed after commit); form errors re-show the page."""
+    report = report_for(request.user, tracking_id)
+    form = ReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            post_message(
+                report=report,
+                body=form.cleaned_data["body"],
+                visibility=Visibility.PUBLIC,
+                actor=request.user,
+                attachments=[_incoming(upload) for upload in form.cleaned_data["attachments"]],
+                ip=_ip(request),
+            )
+        except ReportRejected as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, "Reply sent. The reporter has been told by email.")
+            return _back(report, "conversation")
+    messages.error(request, "The reply was not sent: see the reply form below.")
+    return _render_report(request, report, reply_form=form, status=400)
+
+
+@never_cache
+@triager_required
+@require_POST
+def note(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """Add an internal note (staff only, never mailed); form errors re-show the page."""
+    report = report_for(request.user, tracking_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            post_message(
+                report=report,
+                body=form.cleaned_data["body"],
+                visibility=Visibility.INTERNAL,
+                actor=request.user,
+                ip=_ip(request),
+            )
+        except ReportRejected as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, "Internal note added.")
+            return _back(report, "conversation")
+    messages.error(request, "The note was not added: see the note form below.")
+    return _render_report(request, report, note_form=form, status=400)
+
+
+@never_cache
+@triager_required
+@require_POST
+def status(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """Move the report to another status, as the workflow allows from where it is now."""
+    report = report_for(request.user, tracking_id)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            change = change_status(
+                report=report,
+                to=form.cleaned_data["to"],
+                actor=request.user,
+                note=form.cleaned_data["note"] or None,
+                ip=_ip(request),
+            )
+        except TransitionRefused as error:
+            form.add_error("to", error.messages)
+        except ReportRejected as error:  # the note was refused (too long): nothing changed
+            form.add_error("note", error.messages)
+        else:
+            previous, current = Status(change.previous).label, Status(change.current).label
+            messages.success(request, f"Status changed from {previous} to {current}.")
+            return _back(report, "status")
+    messages.error(request, "The status was not changed: see the status form below.")
+    return _render_report(request, report, status_form=form, status=400)
