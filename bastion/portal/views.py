@@ -10,6 +10,7 @@ with the error beside the field and the text kept.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -146,20 +147,15 @@ def download(request: HttpRequest, report: Report, uid: uuid.UUID) -> HttpRespon
 def credit(request: HttpRequest, report: Report) -> HttpResponse:
     """Change how the reporter wants to be credited."""
     form = CreditForm(request.POST)
-    if form.is_valid():
-        try:
-            update_reporter(
-                report=report,
-                actor=reporter_actor(report),
-                credit_preference=form.cleaned_data["credit_preference"],
-                ip=client_ip(request),
-            )
-        except ValidationError as error:
-            attach_errors(form, error)
-        else:
-            messages.success(request, "Your credit preference was saved.")
-            return back_to_report(report, portal_token(report), anchor="settings")
-    return _page(request, report, status=400, credit_form=form)
+    return _update_reporter(
+        request,
+        report,
+        form,
+        "credit_form",
+        changes=lambda: {"credit_preference": form.cleaned_data["credit_preference"]},
+        success=lambda: "Your credit preference was saved.",
+        anchor="settings",
+    )
 
 
 @require_POST
@@ -167,21 +163,15 @@ def credit(request: HttpRequest, report: Report) -> HttpResponse:
 def public_key(request: HttpRequest, report: Report) -> HttpResponse:
     """Set, replace or remove the reporter's OpenPGP key (what our mail to them is encrypted to)."""
     form = PublicKeyForm(request.POST)
-    if form.is_valid():
-        try:
-            update_reporter(
-                report=report,
-                actor=reporter_actor(report),
-                public_key=form.key_value(),
-                ip=client_ip(request),
-            )
-        except ValidationError as error:
-            attach_errors(form, error)
-        else:
-            removed = not form.key_value()
-            messages.success(request, "Your key was removed." if removed else "Your key was saved.")
-            return back_to_report(report, portal_token(report), anchor="settings")
-    return _page(request, report, status=400, key_form=form)
+    return _update_reporter(
+        request,
+        report,
+        form,
+        "key_form",
+        changes=lambda: {"public_key": form.key_value()},
+        success=lambda: "Your key was saved." if form.key_value() else "Your key was removed.",
+        anchor="settings",
+    )
 
 
 @require_POST
@@ -189,20 +179,41 @@ def public_key(request: HttpRequest, report: Report) -> HttpResponse:
 def time_zone(request: HttpRequest, report: Report) -> HttpResponse:
     """Change the zone the portal shows dates in."""
     form = TimeZoneForm(request.POST)
+    return _update_reporter(
+        request,
+        report,
+        form,
+        "time_zone_form",
+        changes=lambda: {"time_zone": form.cleaned_data["time_zone"]},
+        success=lambda: "Dates are now shown in your time zone.",
+        anchor="timeline",
+    )
+
+
+def _update_reporter(
+    request: HttpRequest,
+    report: Report,
+    form: forms.Form,
+    form_name: str,
+    *,
+    changes: Callable[[], dict[str, Any]],
+    success: Callable[[], str],
+    anchor: str,
+) -> HttpResponse:
+    """The one shape of every reporter-settings POST: validate, call update_reporter, redirect back.
+
+    A refusal from the service (an expired key, say) lands on the form beside its field, and the
+    page is shown again with what the reporter typed.
+    """
     if form.is_valid():
         try:
-            update_reporter(
-                report=report,
-                actor=reporter_actor(report),
-                time_zone=form.cleaned_data["time_zone"],
-                ip=client_ip(request),
-            )
+            update_reporter(report=report, actor=reporter_actor(report), ip=client_ip(request), **changes())
         except ValidationError as error:
             attach_errors(form, error)
         else:
-            messages.success(request, "Dates are now shown in your time zone.")
-            return back_to_report(report, portal_token(report), anchor="timeline")
-    return _page(request, report, status=400, time_zone_form=form)
+            messages.success(request, success())
+            return back_to_report(report, portal_token(report), anchor=anchor)
+    return _page(request, report, status=400, **{form_name: form})
 
 
 @require_http_methods(["GET", "POST"])
