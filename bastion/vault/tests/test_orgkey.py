@@ -208,3 +208,18 @@ def test_an_integrity_error_that_is_not_the_race_is_not_swallowed(db, monkeypatc
 
 def test_a_key_row_describes_itself(org_key):
     assert str(OrgKey.objects.get()) == f"org key {org_key.fingerprint} (active)"
+
+
+def test_an_opened_key_is_kept_in_memory_but_a_row_altered_later_is_opened_afresh(org_key, monkeypatch):
+    assert get_org_key().fingerprint == org_key.fingerprint
+    opened = []
+    monkeypatch.setattr(orgkey, "load_secret_key", lambda data: opened.append(data) or org_key)
+    assert get_org_key().fingerprint == org_key.fingerprint
+    assert opened == []  # answered from memory: no unsealing, no parsing
+
+    row = OrgKey.objects.get()
+    sealed = bytearray(row.sealed_secret)
+    sealed[-1] ^= 1
+    OrgKey.objects.filter(pk=row.pk).update(sealed_secret=bytes(sealed))
+    with pytest.raises(SealError):
+        get_org_key()
