@@ -55,7 +55,7 @@ def test_smtp_cannot_use_both_starttls_and_implicit_tls(tmp_path):
 def test_zero_configuration_is_a_working_instance_but_not_a_production_one(tmp_path):
     assert _bastion(["check"], {}, tmp_path).returncode == 0
     deploy = _bastion(["check", "--deploy"], {}, tmp_path)
-    for check_id in ("bastion.W001", "bastion.W002", "bastion.W003", "bastion.W004"):
+    for check_id in ("bastion.W001", "bastion.W002", "bastion.W003", "bastion.W004", "vault.W001"):
         assert check_id in deploy.stderr + deploy.stdout
     assert (tmp_path / "var" / "keys" / "secret_key").exists()
 
@@ -73,6 +73,7 @@ def test_a_production_configuration_passes_check_deploy_cleanly(tmp_path):
     env = {
         "BASTION_HTTPS": "1",
         "BASTION_SECRET_KEY_FILE": str(secret),
+        "BASTION_MASTER_KEY_DIR": str(tmp_path / "etc" / "master-keys"),
         "BASTION_ALLOWED_HOSTS": "security.example.org",
         "BASTION_BASE_URL": "https://security.example.org",
         "BASTION_SMTP_HOST": "smtp.example.org",

@@ -12,6 +12,13 @@ from django.core.checks import Tags, Warning, register
 from bastion.vault.keys import DEFAULT_PROVIDER, KEY_FILE_PATTERN
 
 
+def _master_key_location() -> Path | None:
+    """Where the default provider keeps (or will create) master keys; None for other providers."""
+    if settings.VAULT_KEY_PROVIDER != DEFAULT_PROVIDER:
+        return None
+    return Path(settings.MASTER_KEY_FILE or settings.MASTER_KEY_DIR)
+
+
 def _master_key_files() -> list[Path]:
     """The key files the default provider would use (none for other providers)."""
     if settings.VAULT_KEY_PROVIDER != DEFAULT_PROVIDER:
@@ -31,7 +38,10 @@ def check_master_keys(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     problems: list[Warning] = []
     files = _master_key_files()
     data_dir = Path(settings.DATA_DIR).resolve()
-    if any(path.resolve().is_relative_to(data_dir) for path in files):
+    location = _master_key_location()
+    # The configured place, not just the files there now: a fresh instance has no key yet, and
+    # check --deploy must not pass it only to generate the key inside the data dir on first use.
+    if location is not None and location.resolve().is_relative_to(data_dir):
         problems.append(
             Warning(
                 "The master key is inside the data directory, so every backup of that directory "

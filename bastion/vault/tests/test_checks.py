@@ -45,8 +45,15 @@ def test_other_providers_are_not_inspected(settings, tmp_path):
     assert check_master_keys() == []
 
 
-def test_an_empty_key_directory_raises_no_warning(settings, tmp_path):
+def test_a_key_directory_inside_the_data_directory_is_flagged_before_any_key_exists(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     settings.MASTER_KEY_DIR = tmp_path / "not-yet"
+
+    assert ids(check_master_keys()) == ["vault.W001"]
+
+
+def test_an_empty_key_directory_elsewhere_raises_no_warning(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.MASTER_KEY_DIR = tmp_path / "keys-not-yet"
 
     assert check_master_keys() == []

@@ -213,7 +213,12 @@ def test_a_key_row_describes_itself(org_key):
 def test_an_opened_key_is_kept_in_memory_but_a_row_altered_later_is_opened_afresh(org_key, monkeypatch):
     assert get_org_key().fingerprint == org_key.fingerprint
     opened = []
-    monkeypatch.setattr(orgkey, "load_secret_key", lambda data: opened.append(data) or org_key)
+
+    def counting_load(data):
+        opened.append(data)
+        return org_key
+
+    monkeypatch.setattr(orgkey, "load_secret_key", counting_load)
     assert get_org_key().fingerprint == org_key.fingerprint
     assert opened == []  # answered from memory: no unsealing, no parsing
 
