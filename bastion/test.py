@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from allauth.mfa.utils import decrypt
+from django.db import connections
 
 from bastion.accounts.models import Role, User
+
+T = TypeVar("T")
 
 # Long enough for the password validators (min 12, not common, not numeric, not like the e-mail).
 PASSWORD = "plum-lantern-orbit-47"
@@ -82,3 +88,33 @@ def totp_code(user: User, *, at: float | None = None) -> str:
     secret = decrypt(authenticator.data["secret"])
     counter = int(time.time() if at is None else at) // TOTP_PERIOD
     return format_hotp_value(hotp_value(secret, counter))
+
+
+def run_at_once(action: Callable[[], T], *, times: int) -> list[T]:
+    """Call ``action`` from ``times`` threads released together; their results, or the first error.
+
+    For race tests: a barrier lines the threads up so they really overlap, and each closes its own
+    database connections at the end (Django opens one per thread, and a test database with open
+    connections cannot be dropped).
+    """
+    start = threading.Barrier(times)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(action())
+        except BaseException as exc:  # reported to the calling thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
@@ -11,6 +9,7 @@ from django.db import connection, connections
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.audit.services import record, verify_chain
+from bastion.test import run_at_once
 
 WRITERS = 4
 EVENTS_EACH = 25
@@ -22,26 +21,13 @@ def test_concurrent_writers_never_fork_the_chain():
         # Threads share one in-memory database through SQLite's shared cache, whose table locks
         # fail at once instead of waiting; on a real file IMMEDIATE makes writers queue.
         pytest.skip("needs a file or server database")
-    start = threading.Barrier(WRITERS)
-    errors: list[BaseException] = []
 
     def write() -> None:
-        try:
-            start.wait()
-            for number in range(EVENTS_EACH):
-                record(event=Event.LOGIN_FAILED, actor=None, data={"n": number})
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for number in range(EVENTS_EACH):
+            record(event=Event.LOGIN_FAILED, actor=None, data={"n": number})
 
-    threads = [threading.Thread(target=write) for _ in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(write, times=WRITERS)
 
-    assert errors == []
     assert AuditEvent.objects.count() == WRITERS * EVENTS_EACH
     result = verify_chain()
     assert (result.ok, result.checked) == (True, WRITERS * EVENTS_EACH)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
+from django.db import connection
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
@@ -26,6 +25,7 @@ from bastion.intake.flood import (
     prune_flood_counters,
 )
 from bastion.intake.models import FloodCounter
+from bastion.test import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -185,26 +185,13 @@ def test_concurrent_attempts_lose_no_count(settings):
         pytest.skip("needs a file or server database")
     settings.INTAKE_LIMIT_PER_IP = "1000/60"
     threads_n, each = 4, 10
-    start = threading.Barrier(threads_n)
-    errors: list[BaseException] = []
 
     def hammer() -> None:
-        try:
-            start.wait()
-            for _ in range(each):
-                check_flood(ip="192.0.2.1", now=NOON)
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(each):
+            check_flood(ip="192.0.2.1", now=NOON)
 
-    threads = [threading.Thread(target=hammer) for _ in range(threads_n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(hammer, times=threads_n)
 
-    assert errors == []
     assert FloodCounter.objects.get(scope="ip").count == threads_n * each
     assert FloodCounter.objects.get(scope="global").count == threads_n * each
 

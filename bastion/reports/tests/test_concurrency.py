@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from bastion.reports.models import Report
 from bastion.reports.services import SubmitResult, submit_report
 from bastion.reports.tests.conftest import a_submission
+from bastion.test import run_at_once
 from bastion.vault.models import DataKey
 from bastion.vault.orgkey import get_org_key
 
@@ -23,34 +22,18 @@ def test_simultaneous_retries_with_one_key_make_one_report():
         # fail at once instead of waiting; on a file database IMMEDIATE makes writers queue.
         pytest.skip("needs a file or server database")
     get_org_key()  # made once up front: the race under test is the report's, not the key's
-    start = threading.Barrier(SENDERS)
-    results: list[SubmitResult] = []
-    errors: list[BaseException] = []
 
-    def send() -> None:
-        try:
-            start.wait()
-            results.append(
-                submit_report(
-                    submission=a_submission(email=""),
-                    channel="api",
-                    policy_version=1,
-                    actor=None,
-                    idempotency_key="timeout-retry",
-                )
-            )
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def send() -> SubmitResult:
+        return submit_report(
+            submission=a_submission(email=""),
+            channel="api",
+            policy_version=1,
+            actor=None,
+            idempotency_key="timeout-retry",
+        )
 
-    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(send, times=SENDERS)
 
-    assert errors == []
     assert sorted(r.created for r in results) == [False] * (SENDERS - 1) + [True]
     assert len({r.report.pk for r in results}) == 1
     assert Report.objects.count() == DataKey.objects.count() == 1

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, connections
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from bastion.lib.openpgp import SecretKey, encrypt, generate_org_key, load_public_key
+from bastion.test import run_at_once
 from bastion.vault import orgkey
 from bastion.vault.errors import SealError
 from bastion.vault.models import OrgKey
@@ -152,27 +152,13 @@ def test_concurrent_first_uses_end_with_one_key():
         # locks fail at once instead of waiting; the deterministic race test above covers SQLite.
         pytest.skip("needs a file or server database")
     callers = 4
-    start = threading.Barrier(callers)
-    results: list[tuple[str, bool]] = []
-    errors: list[BaseException] = []
 
-    def first_use() -> None:
-        try:
-            start.wait()
-            key, created = ensure_org_key()
-            results.append((key.fingerprint, created))
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def first_use() -> tuple[str, bool]:
+        key, created = ensure_org_key()
+        return key.fingerprint, created
 
-    threads = [threading.Thread(target=first_use) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(first_use, times=callers)
 
-    assert errors == []
     assert len({fingerprint for fingerprint, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert OrgKey.objects.count() == 1
