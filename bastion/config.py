@@ -109,7 +109,7 @@ def database_from_url(url: str) -> dict[str, object]:
 def sqlite_database(path: Path) -> dict[str, object]:
     """SQLite tuned for durability first: acknowledged means on disk (see STACK-NOTES.md)."""
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "bastion.lib.sqlite",
         "NAME": str(path),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue on busy_timeout

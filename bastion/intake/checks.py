@@ -12,7 +12,7 @@ from bastion.intake.flood import Scope, limit_for
 
 @register()
 def check_flood_limits(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """Every ``INTAKE_LIMIT_*`` setting parses as ``count/seconds``."""
+    """Every ``INTAKE_LIMIT_*`` and ``MAIL_LIMIT_*`` setting parses as ``count/seconds``."""
     problems = []
     for scope in Scope:
         try:

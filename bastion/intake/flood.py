@@ -49,6 +49,8 @@ class Scope(enum.StrEnum):
     IP = "ip"
     EMAIL = "email"
     GLOBAL = "global"
+    MAIL_SENDER = "mail_sender"  # email to security@, by sender address
+    MAIL_GLOBAL = "mail_global"
 
 
 # setting name, default ("count/seconds"). Defaults: a researcher rarely files more than a few
@@ -57,6 +59,9 @@ LIMIT_SETTINGS: dict[Scope, tuple[str, str]] = {
     Scope.IP: ("INTAKE_LIMIT_PER_IP", "10/3600"),
     Scope.EMAIL: ("INTAKE_LIMIT_PER_EMAIL", "5/3600"),
     Scope.GLOBAL: ("INTAKE_LIMIT_GLOBAL", "100/3600"),
+    # Mail over these is kept in the flood bucket, unread and unanswered (see check_mail_flood).
+    Scope.MAIL_SENDER: ("MAIL_LIMIT_PER_SENDER", "30/3600"),
+    Scope.MAIL_GLOBAL: ("MAIL_LIMIT_GLOBAL", "1000/3600"),
 }
 
 
@@ -144,35 +149,39 @@ def _keys(ip: str, email_digest: str | None) -> list[tuple[Scope, str]]:
     return keys
 
 
-def _increment(scope: Scope, key_digest: str, window_start: datetime) -> int:
-    """Add one to the counter and return its new value, in one atomic statement.
+def _increment(rows: list[tuple[Scope, str, datetime]]) -> dict[Scope, int]:
+    """Add one to each counter (scope, key, window) and return the new values, in one statement.
 
-    ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count`` (SQLite 3.35+,
-    PostgreSQL 9.5+): the database does the read-modify-write under the row's lock, so concurrent
-    requests never lose an increment, and the new count comes back without a second query.
-    The alternatives fall short: ``update_or_create`` reads then writes (two requests both read 4
-    and both write 5); ``bulk_create(update_conflicts=True)`` can only set ``count`` to the value
-    being inserted, not add to it, and returns no count; an ``F()`` UPDATE with an insert on miss
-    and an IntegrityError retry works but takes two or three statements and a savepoint.
+    ``INSERT ... VALUES (...), (...) ON CONFLICT DO UPDATE SET count = count + 1 RETURNING``
+    (SQLite 3.35+, PostgreSQL 9.5+): the database does the read-modify-write under the row's lock,
+    so concurrent requests never lose an increment, and the new counts come back without a second
+    query; one statement for all scopes keeps the write lock short. The alternatives fall short:
+    ``update_or_create`` reads then writes (two requests both read 4 and both write 5);
+    ``bulk_create(update_conflicts=True)`` can only set ``count`` to the value being inserted, not
+    add to it, and returns no count; an ``F()`` UPDATE with an insert on miss and an IntegrityError
+    retry works but takes two or three statements and a savepoint per scope.
     """
     alias = router.db_for_write(FloodCounter)
     connection = connections[alias]
     quote = connection.ops.quote_name
     table = quote(FloodCounter._meta.db_table)
     columns = ", ".join(quote(c) for c in ("scope", "key_digest", "window_start"))
-    window = FloodCounter._meta.get_field("window_start").get_db_prep_value(
-        window_start, connection, prepared=False
-    )
+    window_field = FloodCounter._meta.get_field("window_start")
     count = quote("count")
+    values = ", ".join(["(%s, %s, %s, 1)"] * len(rows))
     # Only quoted identifiers from the model's own metadata are interpolated; values are parameters.
     sql = (
-        f"INSERT INTO {table} ({columns}, {count}) VALUES (%s, %s, %s, 1) "  # noqa: S608
-        f"ON CONFLICT ({columns}) DO UPDATE SET {count} = {table}.{count} + 1 RETURNING {count}"
+        f"INSERT INTO {table} ({columns}, {count}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({columns}) DO UPDATE SET {count} = {table}.{count} + 1 "
+        f"RETURNING {quote('scope')}, {count}"
     )
+    params: list[str | datetime] = []
+    for scope, key_digest, window_start in rows:
+        window = window_field.get_db_prep_value(window_start, connection, prepared=False)
+        params += [scope.value, key_digest, window]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [scope.value, key_digest, window])
-        (value,) = cursor.fetchone()
-    return int(value)
+        cursor.execute(sql, params)
+        return {Scope(scope): int(value) for scope, value in cursor.fetchall()}
 
 
 def _verdict(counts: dict[Scope, int]) -> FloodVerdict:
@@ -194,12 +203,12 @@ def check_flood(*, ip: str, email_digest: str | None = None, now: datetime | Non
     window, so a flood cannot flood the append-only audit trail.
     """
     now = now or timezone.now()
-    counts: dict[Scope, int] = {}
+    keys = _keys(ip, email_digest)
+    rows = [(scope, key, limit_for(scope).window_start(now)) for scope, key in keys]
     with transaction.atomic(using=router.db_for_write(FloodCounter)):
-        for scope, key in _keys(ip, email_digest):
+        counts = _increment(rows)
+        for scope, _key, window_start in rows:
             limit = limit_for(scope)
-            window_start = limit.window_start(now)
-            counts[scope] = _increment(scope, key, window_start)
             levels = {limit.count + 1: "challenge", limit.count * BLOCK_FACTOR + 1: "block"}
             level = levels.get(counts[scope])
             if level == "block" and scope is not Scope.IP:
@@ -214,6 +223,43 @@ def check_flood(*, ip: str, email_digest: str | None = None, now: datetime | Non
                     ip=_address_or_none(ip),
                 )  # fmt: skip
     return _verdict(counts)
+
+
+@dataclass(frozen=True)
+class MailFloodVerdict:
+    """Is this email over a mail limit (``flooded``), and is it the first over it in its window?"""
+
+    flooded: bool
+    newly_tripped: tuple[str, ...] = ()  # scopes this email was the first to go over
+
+
+def check_mail_flood(*, sender_digest: str, now: datetime | None = None) -> MailFloodVerdict:
+    """Count one email from the sender with this keyed digest ("" for none) and judge it.
+
+    Mail is never refused for a flood (a refused message bounces, and the bounce goes to whoever
+    the flood forged as sender): over a limit it is kept, unread, in the flood bucket. The first
+    message over a limit in a window is audited and reported in ``newly_tripped``, so staff get
+    one alert per flood, not one per message.
+    """
+    now = now or timezone.now()
+    keys = [(Scope.MAIL_SENDER, sender_digest), (Scope.MAIL_GLOBAL, GLOBAL_KEY)]
+    rows = [(scope, key, limit_for(scope).window_start(now)) for scope, key in keys]
+    with transaction.atomic(using=router.db_for_write(FloodCounter)):
+        counts = _increment(rows)
+        tripped = []
+        for scope, _key, window_start in rows:
+            limit = limit_for(scope)
+            if counts[scope] == limit.count + 1:
+                tripped.append(scope.value)
+                record(
+                    event=Event.FLOOD_TRIPPED,
+                    actor=Actor.anonymous(),
+                    target=Target(type="intake.flood", id=scope.value),
+                    data={"scope": scope.value, "level": "bucket", "limit": str(limit),
+                          "window_start": window_start.isoformat()},
+                )  # fmt: skip
+    flooded = any(counts[scope] > limit_for(scope).count for scope, _key, _start in rows)
+    return MailFloodVerdict(flooded=flooded, newly_tripped=tuple(tripped))
 
 
 def peek_flood(*, ip: str, email_digest: str | None = None, now: datetime | None = None) -> FloodVerdict:

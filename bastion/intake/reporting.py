@@ -17,7 +17,7 @@ from django.conf import settings
 from bastion.audit.services import Actor
 from bastion.intake.challenge import verify_challenge
 from bastion.intake.flood import check_flood, email_digest
-from bastion.intake.services import current_policy
+from bastion.intake.services import current_policy_version
 from bastion.reports.models import Channel
 from bastion.reports.services import IncomingFile, Submission, SubmitResult, send_portal_links, submit_report
 
@@ -113,7 +113,7 @@ def receive_report(
         submission=submission,
         attachments=attachments,
         channel=channel,
-        policy_version=current_policy().version,
+        policy_version=current_policy_version(),
         actor=Actor.anonymous(),
         ip=_address(gate.ip),
         idempotency_key=idempotency_key,

@@ -56,6 +56,12 @@ def current_policy() -> Policy:
     return policy
 
 
+def current_policy_version() -> int:
+    """The version in force, without loading the policy's text: what each submission records."""
+    version = Policy.objects.order_by("-version").values_list("version", flat=True).first()
+    return version if version is not None else current_policy().version
+
+
 def policy_fields(policy: Policy) -> dict[str, Any]:
     """The editable fields of ``policy``, e.g. to prefill the editor with the version in force."""
     return {name: getattr(policy, name) for name in POLICY_FIELDS}

@@ -1,4 +1,4 @@
-"""Putting work on the queue: only after commit, only ids, and with retries for flaky I/O.
+"""Putting work on the queue: with the commit, only ids, and with retries for flaky I/O.
 
 Every task in Bastion must be **idempotent**: running it twice with the same arguments has the same
 effect as running it once. The machinery here relies on that in three places: a retry may follow an
@@ -18,10 +18,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, task
 from django_tasks.base import Task
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +71,15 @@ def check_task_arguments(
 
 
 def enqueue_on_commit(task: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
-    """Enqueue ``task(*args, **kwargs)`` once the current transaction commits (now, outside one).
+    """Enqueue ``task(*args, **kwargs)`` so it runs only if the current transaction commits.
 
-    Enqueueing after commit means a worker never picks up a task for a row it cannot see yet, and
-    a rolled-back request enqueues nothing. The arguments are checked here, at the call site, so a
-    mistake fails the request that made it rather than a worker later.
+    A worker never picks up a task for a row it cannot see yet, and a rolled-back request enqueues
+    nothing. With the database queue inside a transaction, the task row is written in that same
+    transaction (a transactional outbox): it commits atomically with the data, so no crash between
+    the two can lose the follow-up, and the request pays for one commit instead of two. Other
+    queues (the immediate one runs the task inline) enqueue once the transaction has committed.
+    The arguments are checked here, at the call site, so a mistake fails the request that made it
+    rather than a worker later.
     """
     if not isinstance(task, Task):
         raise TypeError("enqueue_on_commit() takes a task (a function decorated with @task or @retryable)")
@@ -82,10 +89,17 @@ def enqueue_on_commit(task: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> 
     def enqueue_now() -> None:
         enqueue(*clean_args, **clean_kwargs)
 
+    if isinstance(task.get_backend(), DatabaseBackend) and _in_transaction(DBTaskResult):
+        enqueue_now()
+        return
     # Not robust=True: if enqueueing fails after the commit, the caller hears about it instead of a
     # log line. The data is committed either way, so flows that must not lose the follow-up (the
     # acknowledgement of a report) also have a periodic job that finds rows still waiting for it.
     transaction.on_commit(enqueue_now)
+
+
+def _in_transaction(model: type[Model]) -> bool:
+    return connections[router.db_for_write(model)].in_atomic_block
 
 
 def retry_delay(attempt: int, *, base: timedelta, maximum: timedelta) -> timedelta:

@@ -18,7 +18,15 @@ from bastion.audit.services import ActorArg, record
 from bastion.lib.openpgp import KeyRejected, PublicKey, SecretKey, parse_public_key
 from bastion.reports import identifiers, receipts
 from bastion.reports.errors import IdempotencyConflict, ReportRejected
-from bastion.reports.models import Channel, CreditPreference, Receipt, Report, Reporter, TimelineKind
+from bastion.reports.models import (
+    Attachment,
+    Channel,
+    CreditPreference,
+    Receipt,
+    Report,
+    Reporter,
+    TimelineKind,
+)
 from bastion.reports.sealing import seal_field
 from bastion.reports.services._shared import (
     BlobBatch,
@@ -31,8 +39,9 @@ from bastion.reports.services._shared import (
 )
 from bastion.reports.services.portal import portal_url
 from bastion.reports.tasks import email_acknowledgement
+from bastion.vault.models import DataKey
 from bastion.vault.orgkey import get_org_key
-from bastion.vault.services import create_data_key
+from bastion.vault.services import prepare_data_key
 from bastion.worker.queue import enqueue_on_commit
 
 SHORT_TEXT = 200
@@ -190,18 +199,19 @@ def submit_report(
     actor: ActorArg,
     ip: str | None = None,
     idempotency_key: str | None = None,
+    acknowledge: bool = True,
 ) -> SubmitResult:
-    """Receive a report: sealed, stored, signed and audited in one transaction; acknowledged after it.
+    """Receive a report: sealed and signed, then stored and audited in one transaction; acknowledged after.
 
     Raises ReportRejected (naming the field; nothing is saved), or IdempotencyConflict when
     ``idempotency_key`` was used before with a different request. The same request sent again with
     the same key returns the first report with ``created=False`` and changes nothing. The reporter
-    is acknowledged by mail (when an address was given) from a task enqueued on commit.
+    is acknowledged by mail (when an address was given) from a task enqueued on commit, unless
+    ``acknowledge`` is False (mail that must get no automatic reply, RFC 3834).
 
-    The files are sealed and written, fsynced, inside the transaction: before the commit that makes
-    the report exist, so an acknowledged report never lacks a file. On SQLite that holds the write
-    lock while the files stream (sealing, writing and fsyncing measured 5-6 ms per MiB here); intake
-    caps their size.
+    The files are sealed and written, fsynced, before the transaction (sealing, writing and fsyncing
+    measured 5-6 ms per MiB here, which SQLite's write lock need not wait for), and so before the
+    commit that makes the report exist: an acknowledged report never lacks a file.
     """
     channel = Channel(channel)
     if policy_version < 0:
@@ -217,12 +227,22 @@ def submit_report(
     # SQLite's IMMEDIATE transactions an open one holds the database's only write lock.
     org_key = get_org_key()
     draft = _Draft(
-        clean=clean, channel=channel, policy_version=policy_version, key_digest=key_digest, org_key=org_key
+        clean=clean,
+        channel=channel,
+        policy_version=policy_version,
+        key_digest=key_digest,
+        org_key=org_key,
+        acknowledge=acknowledge,
     )
     try:
-        # The blob cleanup wraps the transaction: a rollback (a replay included) deletes the files.
-        with blobs_removed_on_error() as batch, transaction.atomic():
-            report = draft.create(files=attachments, batch=batch, actor=actor, ip=ip)
+        # The blob cleanup wraps both steps: a rollback (a replay included) deletes the files.
+        with blobs_removed_on_error() as batch:
+            # Everything that needs no database (the data key, sealing, streaming the files, signing
+            # the receipt) happens before the transaction: under SQLite's IMMEDIATE mode an open
+            # transaction holds the only write lock, which every other submission waits for.
+            sealed = draft.seal(files=attachments, batch=batch)
+            with transaction.atomic():
+                report = draft.store(sealed, actor=actor, ip=ip)
     except _Replay as replay:
         if not replay.same_request:
             raise IdempotencyConflict() from None
@@ -231,6 +251,18 @@ def submit_report(
             report=report, created=False, portal_url=portal_url(report), receipt=report.receipt
         )
     return SubmitResult(report=report, created=True, portal_url=portal_url(report), receipt=report.receipt)
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """A submission sealed and signed, its rows built but not saved."""
+
+    data_key: DataKey
+    reporter: Reporter
+    report: Report
+    attachments: list[Attachment]
+    receipt: Receipt
+    request_digests: list[str]
 
 
 @dataclass
@@ -242,23 +274,25 @@ class _Draft:
     policy_version: int
     key_digest: str | None
     org_key: SecretKey = field(repr=False)
+    acknowledge: bool = True
 
-    def create(
-        self, *, files: Sequence[IncomingFile], batch: BlobBatch, actor: ActorArg, ip: str | None
-    ) -> Report:
-        """Every row of the new report; call inside a transaction, with ``batch`` cleaning up on error."""
+    def seal(self, *, files: Sequence[IncomingFile], batch: BlobBatch) -> _Sealed:
+        """Seal the fields and files under a new data key and sign the receipt; no row is saved.
+
+        The files are written to storage (``batch`` deletes them if the submission fails after).
+        """
         clean = self.clean
         uid = uuid.uuid4()
-        data_key, key = create_data_key(subject=f"report:{uid}")
+        data_key, key = prepare_data_key(subject=f"report:{uid}")
         reporter = self._reporter(key)
         stored = seal_files(batch=batch, key=key, files=files)
         rows = [item.attachment for item in stored]
         request_digests = _request_digests(clean, self.channel, stored)
-        self._check_replay(request_digests)
         digests = [receipts.FileDigest(sha256=row.sha256, size=row.size) for row in rows]
         canonical = receipts.canonical_submission(**clean.text, attachments=digests)
         report = Report(
             uid=uid,
+            # A read, not under the write lock; the unique index is the backstop for a 2^-50 race.
             tracking_id=_unused_tracking_id(),
             channel=self.channel,
             data_key=data_key,
@@ -272,10 +306,6 @@ class _Draft:
         report.title = seal_field(report, "title", clean.text["title"], key=key)
         content = receipts.content_json(**{k: v for k, v in clean.text.items() if k != "title"})
         report.content = seal_field(report, "content", content, key=key)
-        self._save(report, request_digests)
-        for row in rows:
-            row.report = report
-            row.save(force_insert=True)
         statement = receipts.receipt_statement(
             tracking_id=report.tracking_id,
             received_at=report.received_at,
@@ -285,20 +315,43 @@ class _Draft:
             attachments=digests,
         )
         signed = receipts.sign_statement(statement, org_key=self.org_key)
-        Receipt.objects.create(report=report, statement=signed.text, org_key_fingerprint=signed.fingerprint)
-        add_timeline(
-            report, TimelineKind.SUBMITTED, public=True, channel=self.channel.value, attachments=len(rows)
+        receipt = Receipt(statement=signed.text, org_key_fingerprint=signed.fingerprint)
+        return _Sealed(
+            data_key=data_key,
+            reporter=reporter,
+            report=report,
+            attachments=rows,
+            receipt=receipt,
+            request_digests=request_digests,
         )
+
+    def store(self, sealed: _Sealed, *, actor: ActorArg, ip: str | None) -> Report:
+        """Save every row of the sealed submission; call inside a transaction."""
+        self._check_replay(sealed.request_digests)
+        sealed.data_key.save(force_insert=True)
+        sealed.reporter.save(force_insert=True)
+        report = sealed.report
+        self._save(report, sealed.request_digests)
+        for row in sealed.attachments:
+            row.report = report
+            row.save(force_insert=True)
+        sealed.receipt.report = report
+        sealed.receipt.save(force_insert=True)
+        attachments = len(sealed.attachments)
+        add_timeline(
+            report, TimelineKind.SUBMITTED, public=True, channel=self.channel.value, attachments=attachments
+        )
+        reporter = sealed.reporter
         data = {
             "tracking_id": report.tracking_id,
             "channel": self.channel.value,
             "policy_version": self.policy_version,
-            "attachments": len(rows),
+            "attachments": attachments,
             "has_email": reporter.has_email,
             "has_public_key": reporter.has_public_key,
         }
         record(event=Event.REPORT_SUBMITTED, actor=actor, target=report, data=data, ip=ip)
-        if reporter.has_email:
+        if reporter.has_email and self.acknowledge:
             enqueue_on_commit(email_acknowledgement, report.pk)
         return report
 
@@ -313,7 +366,6 @@ class _Draft:
             reporter.email_digest = identifiers.email_digest(clean.reporter["email"])
         if clean.key is not None:
             reporter.public_key = seal_field(reporter, "public_key", clean.key.armored_public(), key=key)
-        reporter.save(force_insert=True)
         return reporter
 
     def _check_replay(self, request_digests: list[str]) -> None:

@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 
 from bastion.worker.queue import enqueue_on_commit
 from bastion.worker.tests import tasks_for_tests
@@ -73,3 +74,28 @@ def test_it_rejects_content_in_keyword_arguments(django_capture_on_commit_callba
 def test_it_rejects_a_plain_function():
     with pytest.raises(TypeError, match="takes a task"):
         enqueue_on_commit(print, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db(transaction=True)
+class TestWithTheDatabaseQueue:
+    """The task row is written inside the caller's transaction: it commits or rolls back with it."""
+
+    @pytest.fixture(autouse=True)
+    def _database_backend(self, settings):
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    def test_the_row_exists_inside_the_transaction_and_after_its_commit(self):
+        with transaction.atomic():
+            enqueue_on_commit(record, 42)
+            assert DBTaskResult.objects.count() == 1  # already written, visible to no other connection
+        assert DBTaskResult.objects.get().args_kwargs == {"args": [42], "kwargs": {}}
+        assert tasks_for_tests.calls == []  # queued for a worker, not run
+
+    def test_a_rollback_takes_the_row_with_it(self):
+        with pytest.raises(RuntimeError):
+            enqueue_then_fail()
+        assert not DBTaskResult.objects.exists()
+
+    def test_outside_a_transaction_it_is_queued_at_once(self):
+        enqueue_on_commit(record, 7)
+        assert DBTaskResult.objects.count() == 1
