@@ -75,10 +75,10 @@ class Policy(models.Model):
 class FloodCounter(models.Model):
     """How many intake attempts one key made in one fixed time window.
 
-    ``scope`` is ``ip``, ``email``, ``global``, ``mail_sender`` or ``mail_global``; ``key_digest`` is a keyed HMAC of the IP (or
-    its /64) or of the e-mail address, so this table holds no addresses in the clear (empty for
-    the global scope). Rows are incremented by a single UPSERT (:mod:`bastion.intake.flood`) and
-    pruned by a periodic task once their window is over.
+    ``scope`` is ``ip``, ``email``, ``global``, ``mail_sender`` or ``mail_global``; ``key_digest``
+    is a keyed HMAC of the IP (or its /64) or of the e-mail address, so this table holds no
+    addresses in the clear (empty for the global scopes). Rows are incremented by a single UPSERT
+    (:mod:`bastion.intake.flood`) and pruned by a periodic task once their window is over.
     """
 
     scope = models.CharField(max_length=16)

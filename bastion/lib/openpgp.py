@@ -8,7 +8,9 @@ Engines, chosen by what works here (pysequoia 0.1.35; Debian 12's sqop 0.27.3 on
   - inbound decrypt+verify: pysequoia cannot verify a signature inside a *compressed* encrypted
     message (gpg and mutt compress by default); it raises, or drops the signature silently;
   - org-key generation: pysequoia's keys advertise SEIPDv2 (AEAD), so whoever honours that
-    (pysequoia itself, sq) writes mail that GnuPG 2.2 and Debian's sqop cannot decrypt.
+    (pysequoia itself, sq) writes mail that GnuPG 2.2 and Debian's sqop cannot decrypt;
+  - the text of an inline-signed message whose signature we cannot verify (``inline-detach``):
+    pysequoia returns the text only with a good signature.
 
 Measured here, decrypt+verify of a small signed, ZIP-compressed gpg message (50 runs each, 2 shared
 cores): bare sqop 7.9-9.5 ms median vs gpg 2.2 with a warm agent 12.0-12.2 ms; through
@@ -26,7 +28,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -280,7 +282,10 @@ def parse_public_key(data: bytes | str) -> PublicKey:
     for duplicate in certs[1:]:
         cert = cert.merge(duplicate)
     _refuse_packets(_packets(bytes(cert)))  # the first parse read only the first armor block
-    _check_usable(cert)
+    try:
+        _check_usable(cert)
+    except RuntimeError:  # pysequoia: "No binding signature at time ..." (a self-signature broken)
+        raise _reject(RejectReason.NOT_A_KEY, what="a key whose self-signatures do not verify") from None
     return PublicKey._of(cert)
 
 
@@ -362,6 +367,19 @@ def detached_sign(data: bytes, key: SecretKey) -> str:
     return bytes(ps.sign(_signer(key), data, mode=ps.SignatureMode.DETACHED)).decode("ascii")
 
 
+def signature_hash_name(signature: bytes | str) -> str:
+    """The hash a signature was made with, lower-case (``"sha512"``): PGP/MIME names it in ``micalg``."""
+    raw = signature.encode() if isinstance(signature, str) else signature
+    try:
+        packets = _packets(raw)
+    except (RuntimeError, ValueError):  # pysequoia's parse errors
+        packets = []
+    for packet in packets:
+        if packet.tag == Tag.Signature and packet.hash_algorithm is not None:
+            return str(packet.hash_algorithm).rpartition(".")[2].lower()
+    raise OpenPGPError("not an OpenPGP signature", reason="malformed")
+
+
 def encrypt(
     data: bytes, *, recipients: Sequence[PublicKey], signer: SecretKey | None = None, armor: bool = True
 ) -> bytes:
@@ -393,6 +411,123 @@ def verify_detached(data: bytes, signature: bytes | str, *, signers: Sequence[Pu
     except RuntimeError:  # pysequoia raises when no signature is good
         return None
     return next((str(s.certificate).upper() for s in result.valid_sigs), None)
+
+
+@dataclass(frozen=True)
+class Cleartext:
+    """What ``verify_cleartext`` read. ``text`` is what was signed, but vouched for only when
+    ``signed_by`` is set; ``issuers`` are the key handles the signatures name (see signature_issuers)."""
+
+    text: bytes = field(repr=False)  # report plaintext never goes into a repr, log or traceback
+    signed_by: str | None
+    issuers: tuple[str, ...]
+
+
+def signature_issuers(signature: bytes | str) -> tuple[str, ...] | None:
+    """The key handles the signatures in ``signature`` name as their makers: issuer fingerprints and
+    key IDs, upper-case hex, in order. None when it holds no readable signature.
+
+    Unverified: anyone can write any issuer into a signature. It only says which key to check, or
+    that a key we know was named but its check failed.
+    """
+    raw = signature.encode() if isinstance(signature, str) else signature
+    try:
+        signatures = [p for p in _packets(raw) if p.tag == Tag.Signature]
+    except RuntimeError:
+        return None
+    if not signatures:
+        return None
+    handles = (h for p in signatures for h in (p.issuer_fingerprint, p.issuer_key_id) if h)
+    return tuple(dict.fromkeys(h.upper() for h in handles))
+
+
+def issued_by(issuers: Iterable[str], keys: Sequence[PublicKey]) -> PublicKey | None:
+    """The first of ``keys`` that one of ``issuers`` names: its primary key or any subkey, by
+    fingerprint or key ID. Signatures name the subkey that made them, not the certificate."""
+    wanted = {h.upper() for h in issuers}
+    for key in keys:
+        packets = [p for p in _packets(key.to_bytes()) if p.tag in _PUBLIC_KEY_TAGS]
+        if wanted & {h.upper() for p in packets for h in (p.fingerprint, p.key_id) if h}:
+            return key
+    return None
+
+
+class _IssuersSeen(Exception):
+    """Raised from pysequoia's certificate lookup to stop a decryption once the signers are known."""
+
+
+def encrypted_signature_issuers(message: bytes, key: SecretKey) -> tuple[str, ...] | None:
+    """The key handles that sign an encrypted message from inside the encryption: () when it is
+    unsigned, None when this cannot tell (pysequoia cannot read it).
+
+    decrypt_and_verify cannot say whether a message without a good signature was signed at all.
+    pysequoia asks for the signers' certificates once it has read the one-pass signature packets,
+    just before the literal data; raising from that callback ends the decryption there. So this costs
+    one session-key decryption, never a decompression, and stays cheap on a compression bomb.
+    """
+    seen: list[str] = []
+
+    def stop(handles: list[str]) -> list[ps.Cert]:
+        seen.extend(handles)
+        raise _IssuersSeen
+
+    try:
+        ps.decrypt(message, decryptor=key._tsk.decryptor(), store=stop)
+    except _IssuersSeen:
+        return tuple(dict.fromkeys(h.upper() for h in seen))
+    except RuntimeError:
+        return None
+    return None  # decrypted without asking for certificates: its structure is not one we can judge
+
+
+def verify_cleartext(signed: bytes | str, *, signers: Sequence[PublicKey]) -> Cleartext:
+    """Check an inline-signed message (the ``-----BEGIN PGP SIGNED MESSAGE-----`` cleartext form mail
+    clients write) and return its text, signed by the first of ``signers`` with a good signature or not.
+
+    A good signature: the text is pysequoia's, the bytes it verified (trailing whitespace stripped, as
+    the format requires). Otherwise ``sqop inline-detach`` separates the text, unverified, so a
+    reporter whose key we lack is still read. Raises OpenPGPError (reason ``malformed``) when it is
+    not a signed message, EngineError when sqop is missing or crashed.
+    """
+    raw = signed.encode() if isinstance(signed, str) else signed
+    certs = [s._cert for s in signers]
+    named: list[str] = []
+
+    def lookup(handles: list[str]) -> list[ps.Cert]:
+        named.extend(handles)
+        return certs
+
+    try:
+        result = ps.verify(bytes=raw, store=lookup)
+        signer = next((str(s.certificate).upper() for s in result.valid_sigs), None)
+        if signer is not None and result.bytes is not None:
+            issuers = tuple(dict.fromkeys(h.upper() for h in named))
+            return Cleartext(text=bytes(result.bytes), signed_by=signer, issuers=issuers)
+    except RuntimeError:  # pysequoia raises when no signature is good, or on anything unreadable
+        pass
+    text, signatures = _inline_detach(raw)
+    issuers = tuple(dict.fromkeys(h.upper() for h in named)) or signature_issuers(signatures) or ()
+    return Cleartext(text=text, signed_by=None, issuers=issuers)
+
+
+def _inline_detach(signed: bytes) -> tuple[bytes, bytes]:
+    """(text, signatures) of an inline-signed message, by sqop, without checking anything."""
+    with _memfd("signatures") as signatures_fd:
+        rc, text, err = _run_sqop(
+            ["inline-detach", f"--signatures-out=@FD:{signatures_fd}"],
+            stdin=signed,
+            fds=[signatures_fd],
+            limit=len(signed),
+        )
+        signatures = _read_fd(signatures_fd)
+    if rc != 0:
+        raise OpenPGPError("this is not a readable OpenPGP signed message", reason="malformed", detail=err)
+    # sqop keeps the line break that ends the text, which the signature does not cover (RFC 9580
+    # section 7.1); pysequoia drops it. Drop it here too, so both paths give the same text.
+    for ending in (b"\r\n", b"\n"):
+        if text.endswith(ending):
+            return text[: -len(ending)], signatures
+    return text, signatures
 
 
 def decrypt_and_verify(

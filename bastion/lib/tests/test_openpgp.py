@@ -27,10 +27,14 @@ from bastion.lib.openpgp import (
     decrypt_and_verify,
     detached_sign,
     encrypt,
+    encrypted_signature_issuers,
     generate_org_key,
+    issued_by,
     load_public_key,
     load_secret_key,
     parse_public_key,
+    signature_issuers,
+    verify_cleartext,
     verify_detached,
 )
 
@@ -512,3 +516,84 @@ def test_it_rejects_a_key_we_cannot_use_and_says_why(keys, case):
     assert rejected.value.reason == reason
     assert words in str(rejected.value)
     assert isinstance(rejected.value, ValueError)
+
+
+# --- Who signed: issuers of detached, inline and encrypted signatures ---------------------------------------
+
+
+def test_signature_issuers_names_the_signing_key_and_issued_by_finds_its_certificate(gpg, keys, org):
+    _import(gpg, keys["rsa"].secret)
+    rsa, cv25519 = parse_public_key(keys["rsa"].public), parse_public_key(keys["cv25519"].public)
+    by_gpg = signature_issuers(gpg("-u", keys["rsa"].email, "--armor", "--detach-sign", input=b"x").stdout)
+    assert by_gpg is not None
+    assert keys["rsa"].fingerprint in by_gpg
+    assert issued_by(by_gpg, [cv25519, rsa]) == rsa
+    # The org key signs with a subkey: the signature names the subkey, and issued_by maps it back.
+    by_org = signature_issuers(detached_sign(b"x", org))
+    assert by_org is not None
+    assert org.fingerprint not in by_org
+    assert issued_by(by_org, [rsa, org.public]) == org.public
+    assert issued_by(by_org, [rsa, cv25519]) is None
+
+
+def test_signature_issuers_is_none_without_a_readable_signature(org):
+    assert signature_issuers(b"not OpenPGP") is None
+    assert signature_issuers(encrypt(b"hello", recipients=[org.public])) is None
+
+
+def test_verify_cleartext_reads_gpg_clearsigned_text_whoever_signed_it(gpg, keys):
+    _import(gpg, keys["cv25519"].secret)
+    signed = gpg(
+        "-u", keys["cv25519"].email, "--clearsign", input="Line one  \n- dash\nÉté\n".encode()
+    ).stdout
+    rita = parse_public_key(keys["cv25519"].public)
+    text = "Line one\n- dash\nÉté".encode()  # trailing blanks and the last line break are not signed
+    good = verify_cleartext(signed, signers=[parse_public_key(keys["rsa"].public), rita])
+    assert (good.text, good.signed_by) == (text, keys["cv25519"].fingerprint)
+    unknown = verify_cleartext(signed, signers=[])
+    assert (unknown.text, unknown.signed_by) == (text, None)
+    assert issued_by(unknown.issuers, [rita]) == rita
+    tampered = verify_cleartext(signed.replace(b"dash", b"dish"), signers=[rita])
+    assert (tampered.text, tampered.signed_by) == (text.replace(b"dash", b"dish"), None)
+    assert issued_by(tampered.issuers, [rita]) == rita
+    assert "Line" not in repr(good)
+
+
+def test_verify_cleartext_checks_our_own_and_refuses_what_is_not_signed(org):
+    assert verify_cleartext(clearsign("Contact: x\n", org), signers=[org.public]).signed_by == org.fingerprint
+    with pytest.raises(OpenPGPError) as refused:
+        verify_cleartext(b"Hello, not signed.", signers=[org.public])
+    assert refused.value.reason == "malformed"
+
+
+def test_encrypted_signature_issuers_tells_signed_from_unsigned_mail(gpg, keys, org):
+    signed = _mail_from_gpg(gpg, keys["rsa"], org)  # compressed, as gpg sends it
+    issuers = encrypted_signature_issuers(signed, org)
+    assert issuers is not None
+    assert issued_by(issuers, [parse_public_key(keys["rsa"].public)]) is not None
+    unsigned = gpg("--trust-model", "always", "-r", org.fingerprint, "--encrypt", input=REPORT).stdout
+    assert encrypted_signature_issuers(unsigned, org) == ()
+    ours = encrypt(REPORT, recipients=[org.public], signer=org)
+    assert issued_by(encrypted_signature_issuers(ours, org) or (), [org.public]) == org.public
+    assert encrypted_signature_issuers(b"not OpenPGP", org) is None
+    assert (
+        encrypted_signature_issuers(encrypt(REPORT, recipients=[parse_public_key(keys["rsa"].public)]), org)
+        is None
+    )
+
+
+def test_a_signatures_hash_is_named_for_pgp_mime_micalg():
+    key = openpgp.generate_org_key("Micalg <micalg@example.org>")
+    assert openpgp.signature_hash_name(openpgp.detached_sign(b"data", key)) == "sha512"
+    with pytest.raises(openpgp.OpenPGPError):
+        openpgp.signature_hash_name("not a signature")
+
+
+def test_a_key_whose_self_signature_no_longer_matches_is_rejected_not_raised(keys):
+    # Altering the user ID breaks its binding signature; pysequoia then raises RuntimeError.
+    public = openpgp.load_public_key(keys["cv25519"].public).to_bytes()
+    altered = public.replace(b"cv25519@example.net", b"mallory@example.net")
+
+    with pytest.raises(openpgp.KeyRejected) as rejected:
+        openpgp.parse_public_key(altered)
+    assert rejected.value.reason == "not_a_key"
