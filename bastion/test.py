@@ -17,11 +17,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage as MIMEEntity
 from typing import TypeVar
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from allauth.mfa.utils import decrypt
+from django.core.mail import EmailMessage
 from django.db import connections
 
 from bastion.accounts.models import Role, User
@@ -118,3 +121,17 @@ def run_at_once(action: Callable[[], T], *, times: int) -> list[T]:
     if errors:
         raise errors[0]
     return results
+
+
+def mail_text(message: EmailMessage) -> str:
+    """The readable text of a mail we sent, as the recipient's client shows it.
+
+    Clear mail to reporters is PGP/MIME signed (``multipart/signed``), so its text is in the first
+    part, not in ``message.body``. Reading the wire form also checks that it parses.
+    """
+    parsed = message_from_bytes(message.message().as_bytes(), policy=policy.default)
+    assert isinstance(parsed, MIMEEntity)
+    # get_body() does not look inside multipart/signed: walk to the first text part instead.
+    part = next((p for p in parsed.walk() if p.get_content_type() == "text/plain"), None)
+    assert isinstance(part, MIMEEntity), "the mail has no text part"
+    return str(part.get_content())

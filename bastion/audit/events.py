@@ -31,6 +31,13 @@ class Event(models.TextChoices):
     ORG_KEY_GENERATED = "vault.org_key_generated", "Org OpenPGP key generated"
     POLICY_PUBLISHED = "intake.policy_published", "Security policy published"
 
+    # --- mail: email intake (data: states, sizes and reasons, never addresses or content) ---
+    MAIL_DISMISSED = "mail.dismissed", "Held email dismissed"
+    MAIL_FLOOD_ALERTED = "mail.flood_alerted", "Mail flood: staff alerted"
+    MAIL_ORIGINAL_OPENED = "mail.original_opened", "Original email opened"
+    MAIL_QUARANTINED = "mail.quarantined", "Email quarantined (undecryptable)"
+    MAIL_RELEASED = "mail.released", "Held email released"
+
     # --- mfa: second factors (data names the authenticator type, never its secret) ---
     MFA_ENABLED = "mfa.enabled", "Authenticator added"
     MFA_FAILED = "mfa.failed", "MFA check failed"

@@ -7,6 +7,9 @@ part (``Version: 1``) and the armored message. Inside the encryption is a comple
 signed by the org key and encrypted in one pass (``lib.openpgp.encrypt``), the combined form RFC
 3156 §6.2 allows; the tests decrypt and verify it with gpg 2.2.
 
+Mail to a reporter without a key is PGP/MIME *signed* (RFC 3156 §5, ``multipart/signed``) by the
+org key, so every mail from us is verifiable either way.
+
 Rules that keep report content out of clear mail: templates never see report content unless the
 mail will be encrypted (the ``private`` context is rendered only then), and a key that can no
 longer be used (expired, revoked since it was given) makes the mail fall back to the clear
@@ -16,19 +19,33 @@ version, which says only that there is something to read in the portal.
 from __future__ import annotations
 
 import logging
+import quopri
 from collections.abc import Mapping, Sequence
 from email import policy
 from email.encoders import encode_7or8bit
 from email.message import EmailMessage as MIMEEntity
+from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
+from email.mime.nonmultipart import MIMENonMultipart
+from email.parser import BytesParser
+from email.policy import Policy, compat32
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 
 from bastion.lib.emails import render_email
-from bastion.lib.openpgp import KeyRejected, OpenPGPError, PublicKey, SecretKey, encrypt, load_public_key
+from bastion.lib.openpgp import (
+    KeyRejected,
+    OpenPGPError,
+    PublicKey,
+    SecretKey,
+    detached_sign,
+    encrypt,
+    load_public_key,
+    signature_hash_name,
+)
 from bastion.vault.orgkey import get_org_key
 
 logger = logging.getLogger(__name__)
@@ -58,6 +75,18 @@ def _part(data: bytes, subtype: str, description: str) -> MIMEBase:
     return part
 
 
+def _outer(clear: EmailMessage) -> dict[str, Any]:
+    """The envelope of ``clear`` for a PGP/MIME wrapper, whose own body is empty: all is in its parts."""
+    return {
+        "subject": clear.subject,
+        "body": "",
+        "from_email": clear.from_email,
+        "to": clear.to,
+        "reply_to": clear.reply_to,
+        "headers": clear.extra_headers,
+    }
+
+
 def encrypt_email(clear: EmailMessage, *, recipient: PublicKey, signer: SecretKey) -> EncryptedEmail:
     """``clear`` as PGP/MIME: its subject and body encrypted to ``recipient`` and signed by ``signer``.
 
@@ -73,14 +102,70 @@ def encrypt_email(clear: EmailMessage, *, recipient: PublicKey, signer: SecretKe
     version = _part(b"Version: 1\r\n", "pgp-encrypted", "PGP/MIME version identification")
     payload = _part(armored, "octet-stream", "OpenPGP encrypted message")
     payload.add_header("Content-Disposition", "inline", filename="encrypted.asc")
-    return EncryptedEmail(
-        subject=clear.subject,
-        body="",
-        from_email=clear.from_email,
-        to=clear.to,
-        reply_to=clear.reply_to,
-        headers=clear.extra_headers,
-        attachments=[version, payload],
+    return EncryptedEmail(**_outer(clear), attachments=[version, payload])
+
+
+class SignedEmail(EmailMessage):
+    """A PGP/MIME signed message (RFC 3156 §5): the body part and its detached signature."""
+
+    mixed_subtype = "signed"
+
+    def __init__(self, *args: Any, micalg: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.micalg = micalg
+
+    def message(self) -> Any:
+        """Django's message, with the ``protocol`` and ``micalg`` parameters RFC 3156 requires."""
+        msg = super().message()
+        msg.set_param("protocol", "application/pgp-signature")
+        msg.set_param("micalg", self.micalg)
+        return msg
+
+
+_TEXT_PART_HEADER = (
+    b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
+)
+
+
+def canonical_text_part(text: str) -> bytes:
+    """``text`` as a MIME entity in the canonical form RFC 3156 signs: UTF-8, quoted-printable, CRLF.
+
+    Built byte by byte rather than by the ``email`` package, whose generators may re-fold headers
+    or escape a body line starting with "From ": any such change after signing breaks the
+    signature. Quoted-printable keeps every line short and 7-bit, so no relay re-encodes it;
+    a line starting with "From " is written "=46rom " for the same reason.
+    """
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = quopri.encodestring(normalised.encode("utf-8"))
+    lines = [b"=46" + line[1:] if line.startswith(b"From ") else line for line in encoded.split(b"\n")]
+    return _TEXT_PART_HEADER + b"\r\n" + b"\r\n".join(lines)
+
+
+class _ParsedPart(MIMENonMultipart):
+    """A MIME part parsed as it is, without the headers MIMEBase's constructor would add.
+
+    Django attaches a part as-is only if it is a MIMEBase; anything else it wraps anew.
+    """
+
+    def __init__(self, policy: Policy = compat32) -> None:
+        Message.__init__(self, policy=policy)  # not MIMEBase.__init__: it adds Content-Type
+
+
+def sign_email(clear: EmailMessage, *, signer: SecretKey) -> SignedEmail:
+    """``clear`` as PGP/MIME signed by ``signer``: readable by anyone, provably from us.
+
+    For reporters without a key: the mail says nothing of the report (see ``reporter_mail``), but
+    the signature lets them check that a link or a request really comes from us (phishing that
+    imitates a security team is a known attack on researchers).
+    """
+    signed = canonical_text_part(str(clear.body))
+    signature = detached_sign(signed, signer)
+    # compat32 re-emits a parsed part's headers and payload as they were: the signed bytes.
+    part = BytesParser(_class=_ParsedPart, policy=compat32).parsebytes(signed)
+    sig = _part(signature.encode("ascii"), "pgp-signature", "OpenPGP digital signature")
+    sig.add_header("Content-Disposition", "attachment", filename="signature.asc")
+    return SignedEmail(
+        **_outer(clear), attachments=[part, sig], micalg=f"pgp-{signature_hash_name(signature)}"
     )
 
 
@@ -119,7 +204,8 @@ def reporter_mail(
             )
     if public_key:
         context = {**context, "key_unusable": True}
-    return render_email(name, {**context, "encrypted": False}, to=to, headers=headers)
+    clear = render_email(name, {**context, "encrypted": False}, to=to, headers=headers)
+    return sign_email(clear, signer=get_org_key())
 
 
 def _usable_key(armored: str) -> PublicKey | None:

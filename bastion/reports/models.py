@@ -87,8 +87,13 @@ class ReportQuerySet(models.QuerySet["Report"]):
         return self.filter(reporter__email_digest__in=identifiers.email_digests(address))
 
     def awaiting_acknowledgement(self) -> ReportQuerySet:
-        """Reports with an address that has not been acknowledged yet."""
-        return self.filter(acknowledged_at__isnull=True).exclude(reporter__email_digest="")
+        """Reports with an address that have not been acknowledged yet, and may be (RFC 3834)."""
+        unanswerable = ReceivedMail.objects.filter(message=None).exclude(no_reply="").values("report")
+        return (
+            self.filter(acknowledged_at__isnull=True)
+            .exclude(reporter__email_digest="")
+            .exclude(pk__in=unanswerable)
+        )
 
 
 class Report(models.Model):
@@ -264,3 +269,53 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.report_id}"
+
+
+class MailState(models.TextChoices):
+    """What became of an email."""
+
+    ACCEPTED = "accepted", "Accepted"  # a new report, or a message on one
+    QUARANTINED = "quarantined", "Quarantined (could not be decrypted)"
+    FLOODED = "flooded", "Held in the flood bucket"
+
+
+class ReceivedMail(models.Model):
+    """One email as it arrived: the original, sealed whole, what reading it found, and where it went.
+
+    Accepted mail is sealed under its report's data key, so shredding the report shreds the
+    original too. Quarantined and flooded mail belongs to no report yet and has a key of its own.
+    ``envelope`` (sealed JSON) holds the sender, subject, Message-ID, authentication results and
+    MIME defects; the clear columns hold only what staff filter and judge by, never content.
+    ``dedupe_digest`` (the Message-ID's digest, or the raw bytes' without one) makes a delivery
+    seen twice one message. The original is zlib-compressed before sealing: a mailbomb held in the
+    flood bucket takes a fraction of its size.
+    """
+
+    uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(max_length=12, choices=MailState.choices, db_index=True)
+    source = models.CharField(max_length=10)  # mailgate, lmtp or imap
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dedupe_digest = models.CharField(max_length=64, unique=True)
+    report = models.ForeignKey(
+        Report, on_delete=models.CASCADE, null=True, blank=True, related_name="received_mails"
+    )
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="received_mail"
+    )
+    data_key = models.ForeignKey("vault.DataKey", on_delete=models.PROTECT, related_name="+")
+    raw = models.BinaryField()  # sealed, zlib-compressed
+    envelope = models.BinaryField()  # sealed JSON
+    size = models.PositiveIntegerField()
+    encryption = models.CharField(max_length=10, blank=True)  # none, pgp_mime, inline
+    signature = models.CharField(max_length=12, blank=True)  # none, good, bad, unknown_key
+    signer_fingerprint = models.CharField(max_length=64, blank=True)
+    dkim = models.CharField(max_length=12, blank=True)
+    no_reply = models.CharField(max_length=16, blank=True)  # why we must not auto-reply (RFC 3834)
+    problem = models.CharField(max_length=16, blank=True)  # quarantine reason, or a threading note
+    handled_at = models.DateTimeField(null=True, blank=True)  # staff released or dismissed it
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"mail {self.uid} ({self.state})"

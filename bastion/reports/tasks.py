@@ -11,14 +11,19 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from bastion.lib.emails import render_email
 from bastion.reports.links import portal_url
 from bastion.reports.mail import message_id as mail_id
 from bastion.reports.mail import reporter_mail
-from bastion.reports.models import AuthorKind, Message, Report, Visibility
+from bastion.reports.models import AuthorKind, MailState, Message, ReceivedMail, Report, Visibility
+from bastion.reports.received import open_mail_envelope, opening_mail, reply_headers
 from bastion.reports.sealing import open_field
+from bastion.reports.workflow import Status
+from bastion.vault.orgkey import get_org_public_key
 from bastion.worker.queue import enqueue_on_commit, retryable
 from bastion.worker.scheduler import periodic
 
@@ -49,8 +54,12 @@ def email_acknowledgement(report_id: int) -> None:
         return
     key = report.data_key_plain()
     reporter = report.reporter
+    opening = opening_mail(report)
+    if opening is not None and opening.no_reply:  # RFC 3834: never answer an automatic message
+        return
     context = {
         "tracking_id": report.tracking_id,
+        "email_note": opening.problem if opening is not None else "",
         "received": _local(report),
         "portal_url": portal_url(report),
         "receipt": report.receipt.statement,
@@ -61,7 +70,7 @@ def email_acknowledgement(report_id: int) -> None:
         context,
         to=[open_field(reporter, "email", key=key) or ""],
         public_key=open_field(reporter, "public_key", key=key),
-        headers={"Message-ID": mail_id("report", report.uid)},
+        headers={"Message-ID": mail_id("report", report.uid), **reply_headers(report)},
     ).send()
     Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
 
@@ -101,6 +110,61 @@ def email_staff_reply(message_id: int) -> None:
         },
     ).send()
     Message.objects.filter(pk=message.pk, notified_at__isnull=True).update(notified_at=timezone.now())
+
+
+@retryable(max_attempts=8)
+def email_status_change(report_id: int, previous: str, current: str) -> None:
+    """Tell the reporter their report moved from ``previous`` to ``current`` (status names only).
+
+    Not marked as sent: a retry after a send may mail the same change twice, which says nothing
+    wrong. A report whose status has moved on since is not mailed about the older change.
+    """
+    report = Report.objects.select_related("reporter", "data_key").filter(pk=report_id).first()
+    if report is None or report.status != current or not report.reporter.has_email:
+        return
+    if report.data_key.is_destroyed:
+        return
+    key = report.data_key_plain()
+    context = {
+        "tracking_id": report.tracking_id,
+        "previous": Status(previous).label,
+        "status": Status(current).label,
+        "portal_url": portal_url(report),
+    }
+    reporter_mail(
+        "report_status_changed",
+        context,
+        to=[open_field(report.reporter, "email", key=key) or ""],
+        public_key=open_field(report.reporter, "public_key", key=key),
+        headers={
+            "Message-ID": mail_id(f"status-{current}", report.uid),
+            "In-Reply-To": mail_id("report", report.uid),
+            "References": mail_id("report", report.uid),
+        },
+    ).send()
+
+
+@retryable(max_attempts=8)
+def email_mail_quarantined(received_mail_id: int) -> None:
+    """Tell the sender of an undecryptable email that it was kept but could not be read, and how to
+    re-send it. Once per email (``handled_at`` is left for staff; the envelope records the notice).
+    """
+    mail = ReceivedMail.objects.select_related("data_key").filter(pk=received_mail_id).first()
+    if mail is None or mail.state != MailState.QUARANTINED or mail.no_reply or mail.data_key.is_destroyed:
+        return
+    envelope = open_mail_envelope(mail)
+    if not envelope.get("from"):
+        return
+    headers = {"Message-ID": mail_id("quarantine", mail.uid)}
+    if envelope.get("message_id"):
+        headers |= {"In-Reply-To": envelope["message_id"], "References": envelope["message_id"]}
+    context = {
+        "reason": mail.problem,
+        "key_url": f"{settings.BASE_URL}/.well-known/security-key.asc",
+        "org_fingerprint": get_org_public_key().fingerprint,
+        "report_url": f"{settings.BASE_URL}/security/report",
+    }
+    render_email("mail_quarantined", context, to=[envelope["from"]], headers=headers).send()
 
 
 @retryable(max_attempts=5)

@@ -15,7 +15,9 @@ from bastion.reports.sealing import seal_field
 from bastion.reports.services._shared import add_timeline, require_reporter_or_staff, require_staff_reader
 from bastion.reports.services.conversation import post_message
 from bastion.reports.services.submission import clean_credit, clean_public_key, clean_time_zone
+from bastion.reports.tasks import email_status_change
 from bastion.reports.workflow import Status, allowed_next, can_transition
+from bastion.worker.queue import enqueue_on_commit
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ def change_status(
 
     Triagers and admins only. The row is locked while the move is checked, so two staff changing
     the status at once cannot both move from the same state (the second sees the first's result).
-    A ``note`` is kept as an internal note. The reporter sees the change on their timeline.
+    A ``note`` is kept as an internal note. The reporter sees the change on their timeline, and is
+    told by mail (encrypted to their key, or signed) when they gave an address.
     """
     require_staff_reader(actor)
     target = Status(to)
@@ -50,6 +53,8 @@ def change_status(
         change = {"from": previous.value, "to": target.value}
         add_timeline(locked, TimelineKind.STATUS_CHANGED, public=True, **change)
         record(event=Event.REPORT_STATUS_CHANGED, actor=actor, target=locked, data=change, ip=ip)
+        if locked.reporter.has_email:
+            enqueue_on_commit(email_status_change, locked.pk, previous.value, target.value)
         message = None
         if note and note.strip():
             message = post_message(

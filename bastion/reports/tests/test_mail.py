@@ -6,6 +6,7 @@ signed by the org key: these tests decrypt it with gpg, as the reporter would.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email import message_from_bytes, policy
 
@@ -19,6 +20,7 @@ from bastion.reports.models import Report
 from bastion.reports.sealing import seal_field
 from bastion.reports.services import (
     Submission,
+    change_status,
     portal_url,
     post_message,
     reporter_actor,
@@ -27,7 +29,7 @@ from bastion.reports.services import (
 )
 from bastion.reports.tasks import acknowledge_waiting_reports, email_acknowledgement, email_staff_reply
 from bastion.reports.tests.conftest import CANARY, a_file
-from bastion.test import rita
+from bastion.test import mail_text, rita
 from bastion.vault.orgkey import get_org_key
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +69,11 @@ def test_the_acknowledgement_has_the_tracking_id_link_and_receipt_but_no_content
     message = mail.outbox[0]
     assert message.to == [rita.email]
     assert report.tracking_id in message.subject
-    assert report.tracking_id in message.body
-    assert result.portal_url in message.body
-    assert result.receipt.statement in message.body
-    assert result.receipt.org_key_fingerprint in message.body
-    assert "gpg --verify receipt.asc" in message.body
+    assert report.tracking_id in mail_text(message)
+    assert result.portal_url in mail_text(message)
+    assert result.receipt.statement in mail_text(message)
+    assert result.receipt.org_key_fingerprint in mail_text(message)
+    assert "gpg --verify receipt.asc" in mail_text(message)
     assert CANARY.encode() not in raw(message)
     assert b"/export" not in raw(message)
     assert parsed(message)["Auto-Submitted"] == "auto-generated"
@@ -130,8 +132,8 @@ def test_a_key_that_expired_since_makes_the_mail_fall_back_to_clear_without_cont
     email_acknowledgement.call(report.pk)
 
     message = mail.outbox[0]
-    assert "could not encrypt this email" in message.body
-    assert report.tracking_id in message.body
+    assert "could not encrypt this email" in mail_text(message)
+    assert report.tracking_id in mail_text(message)
     assert CANARY.encode() not in raw(message)
 
 
@@ -148,8 +150,8 @@ def test_a_staff_reply_in_clear_mail_says_only_that_there_is_a_message(
 
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
-    assert "the message is not in this email" in sent.body
-    assert portal_url(report) in sent.body
+    assert "the message is not in this email" in mail_text(sent)
+    assert portal_url(report) in mail_text(sent)
     assert CANARY.encode() not in raw(sent)
     assert parsed(sent)["In-Reply-To"] == f"<report.{report.uid}@bastion.example>"
     message.refresh_from_db()
@@ -199,9 +201,9 @@ def test_portal_links_go_to_the_address_that_sent_the_reports(submit, django_cap
     assert count == 2
     (sent,) = mail.outbox
     assert sent.to == [rita.email]
-    assert portal_url(first) in sent.body
-    assert portal_url(second) in sent.body
-    assert first.tracking_id in sent.body
+    assert portal_url(first) in mail_text(sent)
+    assert portal_url(second) in mail_text(sent)
+    assert first.tracking_id in mail_text(sent)
     assert AuditEvent.objects.get(event=Event.PORTAL_LINKS_SENT).data == {"reports": 2}
 
 
@@ -246,5 +248,81 @@ def test_a_report_whose_key_was_shredded_gets_no_more_mail(submit, alice, django
     email_staff_reply.call(message.pk)
     with django_capture_on_commit_callbacks(execute=True):
         send_portal_links(email=rita.email, actor=None)
+
+    assert mail.outbox == []
+
+
+def signed_part(message) -> tuple[bytes, bytes]:
+    """The raw first part of a multipart/signed mail (CRLF, as verifiers canonicalise) and its signature."""
+    wire = raw(message)  # once: every message() call draws a new boundary
+    outer = message_from_bytes(wire, policy=policy.default)
+    assert outer.get_content_type() == "multipart/signed"
+    assert outer.get_param("protocol") == "application/pgp-signature"
+    boundary = b"--" + str(outer.get_boundary()).encode()
+    pieces = wire.split(boundary)
+    body = pieces[1][1:-1]  # the newline after the boundary line, and the one before the next
+    signature = pieces[2].split(b"\n\n", 1)[1]
+    return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), signature
+
+
+def test_clear_mail_is_pgp_mime_signed_and_gpg_verifies_it(submit, gpg):
+    submit()
+    (message,) = mail.outbox
+    body, signature = signed_part(message)
+    assert parsed(message).get_param("micalg") == "pgp-sha512"
+
+    gpg("--import", input=get_org_key().armored_public().encode())
+    (gpg.home / "body").write_bytes(body)
+    (gpg.home / "body.asc").write_bytes(signature)
+    result = gpg("--verify", str(gpg.home / "body.asc"), str(gpg.home / "body"))
+
+    status = result.stderr.decode(errors="replace")
+    assert "[GNUPG:] GOODSIG" in status
+    assert re.search(rf"VALIDSIG \w+ .* {get_org_key().fingerprint}$", status, re.MULTILINE)
+    tampered = body.replace(b"tracking ID", b"tracking id")
+    (gpg.home / "body").write_bytes(tampered)
+    assert gpg("--verify", str(gpg.home / "body.asc"), str(gpg.home / "body"), check=False).returncode != 0
+
+
+def test_our_signed_mail_reads_as_good_through_our_own_inbound_reader(submit):
+    from bastion.lib.inbound import SignatureStatus, read_mail
+
+    submit()
+    (message,) = mail.outbox
+    org = get_org_key()
+
+    read = read_mail(raw(message), org_key=None, sender_keys=lambda _address: [org.public])
+
+    assert read.signature == SignatureStatus.GOOD
+    assert read.signer_fingerprint == org.fingerprint
+    assert "gpg --verify receipt.asc" in read.text
+
+
+def test_a_status_change_is_mailed_threaded_on_the_report(submit, alice, django_capture_on_commit_callbacks):
+    report = submit().report
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change_status(report=report, to="triaged", actor=alice)
+
+    (sent,) = mail.outbox
+    assert report.tracking_id in sent.subject
+    assert "Triaged" in sent.subject
+    assert 'from "New" to "Triaged"' in mail_text(sent)
+    assert parsed(sent)["In-Reply-To"] == f"<report.{report.uid}@bastion.example>"
+    assert CANARY.encode() not in raw(sent)
+
+
+def test_a_status_mail_for_a_change_already_superseded_is_not_sent(
+    submit, alice, django_capture_on_commit_callbacks
+):
+    report = submit().report
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        change_status(report=report, to="triaged", actor=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        change_status(report=report, to="resolved", actor=alice)
+    mail.outbox.clear()
+
+    pending[0]()  # the "triaged" mail, run late
 
     assert mail.outbox == []

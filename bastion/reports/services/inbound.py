@@ -1,0 +1,277 @@
+"""Storing email: a new report or a reply from one, and mail held back (quarantine, flood bucket).
+
+Intake's ``receive_email`` reads the message and decides where it goes; these services store it.
+Every email is kept whole, sealed (``ReceivedMail``), in the same transaction as what it became,
+so a delivery is either entirely stored or not at all, and the MTA is told "delivered" only after.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bastion.audit.events import Event
+from bastion.audit.services import ActorArg, record
+from bastion.reports import identifiers
+from bastion.reports.models import (
+    Channel,
+    MailState,
+    Message,
+    ReceivedMail,
+    Report,
+    Visibility,
+)
+from bastion.reports.received import dedupe_digest
+from bastion.reports.sealing import open_field, open_json, seal_json
+from bastion.reports.services._shared import IncomingFile, reporter_actor, require_staff_reader
+from bastion.reports.services.conversation import post_message
+from bastion.reports.services.lifecycle import update_reporter
+from bastion.reports.services.submission import Submission, submit_report
+from bastion.reports.tasks import email_mail_quarantined
+from bastion.vault.sealing import seal_bytes, unseal_bytes
+from bastion.vault.services import create_data_key
+from bastion.worker.queue import enqueue_on_commit
+
+TRACKING_ID_IN_TEXT = re.compile(r"\bBST-[0-9A-Z]{10}\b")
+# Our own Message-IDs (reports.mail.message_id): <report.UUID@domain> and <message.UUID@domain>.
+_OUR_ID = re.compile(r"<(report|message)\.([0-9a-f-]{36})@[^>]+>")
+# How many of a sender's earlier reports are searched for their key: enough for a regular reporter,
+# few enough that a sender with hundreds of reports does not cost hundreds of key unwraps per mail.
+KNOWN_KEY_REPORTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailFacts:
+    """What reading an email found. ``envelope`` is sealed; the other fields are shown in clear."""
+
+    source: str
+    raw: bytes = field(repr=False)
+    dedupe_digest: str
+    envelope: dict[str, Any] = field(repr=False)  # from, from_name, to, subject, message_id, ...
+    encryption: str = ""
+    signature: str = ""
+    signer_fingerprint: str = ""
+    dkim: str = ""
+    no_reply: str = ""
+    problem: str = ""
+
+
+def mail_seen(digest: str) -> bool:
+    """Whether an email with this dedupe digest is stored already."""
+    return ReceivedMail.objects.filter(dedupe_digest=digest).exists()
+
+
+def file_mail_report(
+    *,
+    facts: MailFacts,
+    submission: Submission,
+    attachments: Sequence[IncomingFile],
+    policy_version: int,
+    acknowledge: bool,
+) -> Report:
+    """A new report from an email, with the original kept; acknowledged unless ``acknowledge`` is False."""
+    with transaction.atomic():
+        result = submit_report(
+            submission=submission,
+            attachments=attachments,
+            channel=Channel.EMAIL,
+            policy_version=policy_version,
+            actor=None,
+            acknowledge=acknowledge,
+        )
+        _keep(facts, state=MailState.ACCEPTED, report=result.report, message=None)
+    return result.report
+
+
+def file_mail_reply(
+    *,
+    facts: MailFacts,
+    report: Report,
+    body: str,
+    attachments: Sequence[IncomingFile],
+    public_key: str | None = None,
+) -> Message:
+    """The reporter's emailed reply as a message on ``report``, with the original kept.
+
+    ``public_key`` (a key the mail offered) is stored on the reporter when they have none yet, so
+    later mail to them is encrypted. A key already on file is never replaced from mail: changing it
+    is for the portal, where the reporter is authenticated by their link.
+    """
+    actor = reporter_actor(report)
+    with transaction.atomic():
+        message = post_message(
+            report=report,
+            body=body,
+            visibility=Visibility.PUBLIC,
+            actor=actor,
+            attachments=attachments,
+        )
+        _keep(facts, state=MailState.ACCEPTED, report=report, message=message)
+        if public_key and report.reporter.public_key is None:
+            update_reporter(report=report, actor=actor, public_key=public_key)
+    return message
+
+
+def hold_mail(*, facts: MailFacts, state: MailState) -> ReceivedMail:
+    """Keep an email that became nothing yet: quarantined (undecryptable) or in the flood bucket.
+
+    A quarantined mail is audited and, unless it must get no automatic reply, answered with how to
+    re-send it. Flooded mail is neither: one alert per flood (intake's counters) is what staff get,
+    and auditing or answering each message would let the flood spill into the audit trail or
+    turn us into a mail cannon.
+    """
+    if state == MailState.ACCEPTED:
+        raise ValueError("accepted mail belongs to a report: use file_mail_report or file_mail_reply")
+    with transaction.atomic():
+        mail = _keep(facts, state=state, report=None, message=None)
+        if state == MailState.QUARANTINED:
+            data = {"reason": facts.problem, "source": facts.source, "size": mail.size}
+            record(event=Event.MAIL_QUARANTINED, actor=None, target=mail, data=data)
+            if not facts.no_reply and facts.envelope.get("from"):
+                enqueue_on_commit(email_mail_quarantined, mail.pk)
+    return mail
+
+
+def _keep(
+    facts: MailFacts, *, state: MailState, report: Report | None, message: Message | None
+) -> ReceivedMail:
+    uid = uuid.uuid4()
+    if report is not None:
+        data_key, key = report.data_key, report.data_key_plain()
+    else:
+        data_key, key = create_data_key(subject=f"mail:{uid}")
+    mail = ReceivedMail(
+        uid=uid,
+        state=state,
+        source=facts.source,
+        dedupe_digest=facts.dedupe_digest,
+        report=report,
+        message=message,
+        data_key=data_key,
+        size=len(facts.raw),
+        encryption=facts.encryption,
+        signature=facts.signature,
+        signer_fingerprint=facts.signer_fingerprint,
+        dkim=facts.dkim,
+        no_reply=facts.no_reply,
+        problem=facts.problem,
+    )
+    label = ReceivedMail._meta.label
+    mail.raw = seal_bytes(zlib.compress(facts.raw), key=key, model_label=label, field="raw", row_id=uid)
+    mail.envelope = seal_json(mail, "envelope", facts.envelope, key=key)
+    mail.save(force_insert=True)
+    return mail
+
+
+@dataclass(frozen=True)
+class OpenedMail:
+    mail: ReceivedMail
+    envelope: dict[str, Any] = field(repr=False)
+    raw: bytes = field(repr=False)
+
+
+def open_received_mail(*, mail: ReceivedMail, actor: ActorArg, ip: str | None = None) -> OpenedMail:
+    """The original email, byte for byte, and its envelope, for staff; audited before it is opened."""
+    require_staff_reader(actor)
+    with transaction.atomic():
+        record(event=Event.MAIL_ORIGINAL_OPENED, actor=actor, target=mail, data={"size": mail.size}, ip=ip)
+        key = mail.data_key.unwrap()
+        label = ReceivedMail._meta.label
+        packed = unseal_bytes(bytes(mail.raw), key=key, model_label=label, field="raw", row_id=mail.uid)
+        envelope = open_json(mail, "envelope", key=key)
+    return OpenedMail(mail=mail, envelope=envelope, raw=zlib.decompress(packed))
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a reply belongs: ``report``, or None and a ``note`` saying why it starts a new one."""
+
+    report: Report | None
+    note: str = ""  # "", "unmatched_reply" or "not_the_reporter"
+
+
+def find_thread(*, sender: str, subject: str, references: Sequence[str]) -> Thread:
+    """The report an email continues, judged by our Message-IDs it answers and tracking IDs it names.
+
+    A match counts only when the sender is that report's reporter (their address): a tracking ID is
+    not a secret, and knowing one must not let anyone write into someone else's report.
+    """
+    candidates = _reports_referenced(references) + _reports_named(subject)
+    looks_like_reply = bool(references) or bool(TRACKING_ID_IN_TEXT.search(subject))
+    if not candidates:
+        return Thread(report=None, note="unmatched_reply" if looks_like_reply else "")
+    senders = set(identifiers.email_digests(sender)) if sender else set()
+    for report in candidates:
+        if report.reporter.email_digest in senders:
+            return Thread(report=report)
+    return Thread(report=None, note="not_the_reporter")
+
+
+def _reports_referenced(references: Sequence[str]) -> list[Report]:
+    reports: list[Report] = []
+    for ref in reversed(references):  # the newest reference (In-Reply-To) first
+        match = _OUR_ID.fullmatch(ref.strip())
+        if match is not None:
+            kind, uid = match.groups()
+            query = (
+                Report.objects.filter(uid=uid)
+                if kind == "report"
+                else Report.objects.filter(messages__uid=uid)
+            )
+            reports += list(query.select_related("reporter")[:1])
+            continue
+        digest = dedupe_digest(ref.strip(), b"")
+        earlier = ReceivedMail.objects.filter(dedupe_digest=digest, report__isnull=False).select_related(
+            "report__reporter"
+        )
+        reports += [m.report for m in earlier[:1] if m.report is not None]
+    return reports
+
+
+def _reports_named(subject: str) -> list[Report]:
+    ids = TRACKING_ID_IN_TEXT.findall(subject)[:3]
+    found = Report.objects.filter(tracking_id__in=ids).select_related("reporter")
+    return sorted(found, key=lambda report: ids.index(report.tracking_id))
+
+
+def known_sender_keys(address: str) -> list[str]:
+    """The armored keys earlier reports from ``address`` gave, newest first (to verify its mail)."""
+    if not address:
+        return []
+    keys: list[str] = []
+    reports = Report.objects.for_email(address).select_related("reporter", "data_key")
+    for report in reports.exclude(reporter__public_key=None)[:KNOWN_KEY_REPORTS]:
+        if report.data_key.is_destroyed:
+            continue
+        armored = open_field(report.reporter, "public_key", key=report.data_key_plain())
+        if armored and armored not in keys:
+            keys.append(armored)
+    return keys
+
+
+def settle_held_mail(*, mail: ReceivedMail, actor: ActorArg, released: bool, ip: str | None = None) -> None:
+    """Staff are done with a held email: ``released`` (it is being read now) or dismissed.
+
+    Dismissed mail stays, marked handled, so the original can still be fetched later. Released
+    mail is removed and its own key shredded: call this inside the transaction that files it
+    again, which keeps it under the report's key instead (and rolls this back if filing fails).
+    """
+    require_staff_reader(actor)
+    if mail.state == MailState.ACCEPTED:
+        raise ValueError("only quarantined or flooded mail is held")
+    event = Event.MAIL_RELEASED if released else Event.MAIL_DISMISSED
+    with transaction.atomic():
+        record(event=event, actor=actor, target=mail, data={"state": mail.state, "size": mail.size}, ip=ip)
+        if released:
+            key = mail.data_key
+            mail.delete()
+            key.shred()
+        else:
+            ReceivedMail.objects.filter(pk=mail.pk).update(handled_at=timezone.now())
