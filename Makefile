@@ -31,7 +31,7 @@ run: $(APP_STAMP) ## Set up (venv, dependencies, data dir, migrations, keys) and
 	$(BIN)/bastion migrate --noinput
 	$(BIN)/bastion run
 
-system-deps: ## Install the Debian packages the tests need (gnupg, sqop, postgresql, chromium) if missing
+system-deps: ## Install the Debian packages the tests need (gnupg, sqop, postgresql, chromium, dovecot) if missing
 	@scripts/system-deps.sh
 
 lint: $(DEV_STAMP) ## Lint, format check, types, import contracts, migrations in step with models

@@ -273,6 +273,54 @@ else:
     # The local default: each message becomes an .eml file under var/outbox/.
     EMAIL_BACKEND = "bastion.lib.emails.OutboxBackend"
 
+# --- Mail intake (adapters) ----------------------------------------------------------------------
+# security@ reaches receive_email three ways: `bastion mailgate` (an MTA's pipe), the LMTP listener
+# that `bastion run` starts, and an IMAP poll of a hosted mailbox. Larger messages are refused with a
+# bounce that says what to do instead.
+MAIL_MAX_BYTES = env_int("BASTION_MAIL_MAX_BYTES", 25 * 1024 * 1024, minimum=64 * 1024, maximum=1024**3)
+LMTP_ENABLED = env_bool("BASTION_LMTP_ENABLED", True)
+# Loopback unless set otherwise: LMTP has no authentication, and whoever reaches it skips the MTA's
+# checks (and could forge the Authentication-Results header the MTA would have written).
+LMTP_LISTEN = env_listen("BASTION_LMTP_LISTEN", "127.0.0.1:8024")
+IMAP_HOST = env_str("BASTION_IMAP_HOST")
+IMAP_SECURITY = env_str("BASTION_IMAP_SECURITY", "ssl")
+if IMAP_SECURITY not in {"ssl", "starttls", "plain"}:
+    raise ImproperlyConfigured(
+        f"BASTION_IMAP_SECURITY: expected ssl, starttls or plain, got {IMAP_SECURITY!r}"
+    )
+if IMAP_HOST and IMAP_SECURITY == "plain" and IMAP_HOST not in {"localhost", "127.0.0.1", "::1"}:
+    # The password and every report would cross the network in clear.
+    raise ImproperlyConfigured("BASTION_IMAP_SECURITY=plain is only allowed for a loopback BASTION_IMAP_HOST")
+IMAP_PORT = env_int("BASTION_IMAP_PORT", 993 if IMAP_SECURITY == "ssl" else 143, minimum=1, maximum=65535)
+IMAP_USER = env_str("BASTION_IMAP_USER")
+IMAP_PASSWORD = env_str("BASTION_IMAP_PASSWORD")
+if IMAP_HOST and not (IMAP_USER and IMAP_PASSWORD):
+    raise ImproperlyConfigured(
+        "BASTION_IMAP_HOST is set: set BASTION_IMAP_USER and BASTION_IMAP_PASSWORD too"
+    )
+# A CA bundle to trust instead of the system's (a private CA, or a test server's own certificate).
+IMAP_CA_FILE = env_str("BASTION_IMAP_CA_FILE")
+IMAP_FOLDER = env_str("BASTION_IMAP_FOLDER", "INBOX")
+# "/" separates levels and becomes the server's own delimiter. Empty: flag \Seen instead of moving.
+IMAP_DONE_FOLDER = env_str("BASTION_IMAP_DONE_FOLDER", "Bastion/Processed")
+IMAP_REFUSED_FOLDER = env_str("BASTION_IMAP_REFUSED_FOLDER", "Bastion/Refused")
+# The scheduler's floor is 10 s; a poll also stops after IMAP_BATCH messages, so each run stays short.
+IMAP_POLL_SECONDS = env_int("BASTION_IMAP_POLL_SECONDS", 60, minimum=10)
+IMAP_BATCH = env_int("BASTION_IMAP_BATCH", 50, minimum=1, maximum=1000)
+
+# --- Mail intake (reading) -----------------------------------------------------------------------
+# The addresses we take mail for (LMTP refuses others at RCPT); the first is security@ itself.
+MAIL_ADDRESSES = env_list("BASTION_MAIL_ADDRESSES", [DEFAULT_FROM_EMAIL]) or [DEFAULT_FROM_EMAIL]
+# "count/seconds": mail over these is kept unread in the flood bucket and not answered; staff are
+# alerted once per window. Check intake.E001 validates them at start-up.
+MAIL_LIMIT_PER_SENDER = env_str("BASTION_MAIL_LIMIT_PER_SENDER", "30/3600")
+MAIL_LIMIT_GLOBAL = env_str("BASTION_MAIL_LIMIT_GLOBAL", "1000/3600")
+# Authentication-Results headers are shown only when written by these authserv-ids (our own MTA
+# or mail provider): anyone can put such a header into the mail they send.
+MAIL_TRUSTED_AUTHSERV_IDS = env_list("BASTION_MAIL_TRUSTED_AUTHSERV_IDS", [])
+# Check DKIM signatures against the sender's DNS (dkimpy, through dnspython). Off: shown "unchecked".
+MAIL_DKIM_CHECK = env_bool("BASTION_MAIL_DKIM_CHECK", True)
+
 # --- Background work -----------------------------------------------------------------------------
 _TASK_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",

@@ -8,6 +8,8 @@ command -v gpg >/dev/null || missing+=(gnupg)
 command -v sqop >/dev/null || missing+=(sqop)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
+# The IMAP poll's tests run a throw-away Dovecot on loopback; /usr/sbin is not on every user's PATH.
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || missing+=(dovecot-imapd)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,6 +1,6 @@
 """Intake's URLs, mounted at the site root: ``/security...`` and ``/.well-known/security-key.asc``."""
 
-from django.urls import path
+from django.urls import include, path
 
 from bastion.intake import report_views, views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("security/report/received/<str:tracking_id>/receipt.asc", report_views.receipt, name="receipt"),
     path("security/links", report_views.links, name="links"),
     path(".well-known/security-key.asc", views.security_key, name="security_key"),
+    path("mailbox/", include("bastion.intake.mail.urls")),
 ]

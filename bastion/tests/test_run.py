@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def _free_port() -> int:
 def _env(tmp_path: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
     env |= {"BASTION_DATA_DIR": str(tmp_path / "var"), "BASTION_LISTEN": f"127.0.0.1:{port}"}
+    # Never the default LMTP port: a developer's own instance may be using it.
+    env["BASTION_LMTP_LISTEN"] = f"127.0.0.1:{_free_port()}"
     return env
 
 
@@ -61,6 +64,19 @@ def _get(url: str, timeout: float = 20) -> tuple[int, bytes]:
             time.sleep(0.2)
 
 
+def _lhlo(host: str, port: int, timeout: float = 20) -> int:
+    """The LMTP listener's answer to LHLO, once it is up (it starts beside the web server)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with smtplib.LMTP(host, port, local_hostname="localhost", timeout=5) as client:
+                return client.ehlo()[0]
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_it_refuses_to_start_on_an_unmigrated_database(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bastion.cli", "run"],
@@ -75,9 +91,10 @@ def test_it_refuses_to_start_on_an_unmigrated_database(tmp_path):
     assert "bastion migrate" in result.stderr
 
 
-def test_it_serves_prints_a_setup_link_and_stops_both_processes_on_sigterm(tmp_path):
+def test_it_serves_prints_a_setup_link_and_stops_all_processes_on_sigterm(tmp_path):
     port = _free_port()
     env = _env(tmp_path, port)
+    lmtp_host, lmtp_port = env["BASTION_LMTP_LISTEN"].split(":")
     subprocess.run([sys.executable, "-m", "bastion.cli", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "bastion.cli", "run"],
@@ -96,6 +113,8 @@ def test_it_serves_prints_a_setup_link_and_stops_both_processes_on_sigterm(tmp_p
         status, body = _get(link)
         assert status == 200
         assert b"Create the first admin" in body
+        assert f"Mail is accepted over LMTP at 127.0.0.1:{lmtp_port}" in output
+        assert _lhlo(lmtp_host, int(lmtp_port)) == 250
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
@@ -104,6 +123,7 @@ def test_it_serves_prints_a_setup_link_and_stops_both_processes_on_sigterm(tmp_p
             process.wait()
         assert process.stdout is not None
         process.stdout.close()
-    # Both children went with it: nothing listens on the port any more.
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", port)) != 0
+    # The children went with it: nothing listens on the ports any more.
+    for address in [("127.0.0.1", port), (lmtp_host, int(lmtp_port))]:
+        with socket.socket() as sock:
+            assert sock.connect_ex(address) != 0

@@ -1,9 +1,10 @@
-"""``bastion run``: serve the web app and run the task worker, as one supervised unit.
+"""``bastion run``: serve the web app, run the task worker and accept mail, as one supervised unit.
 
 One process to start and stop keeps a small deployment simple: granian (WSGI, threads) serves
-HTTP and ``bastion worker`` runs background tasks and clocks. If either child dies, the other is
-stopped too and ``run`` exits non-zero, so a service manager restarts the pair together rather than
-leaving a web server whose clocks silently stopped.
+HTTP, ``bastion worker`` runs background tasks and clocks, and ``bastion lmtp`` takes security@ mail
+from the MTA (unless ``BASTION_LMTP_ENABLED=0``). If any child dies, the others are stopped too and
+``run`` exits non-zero, so a service manager restarts them together rather than leaving a web server
+whose clocks silently stopped, or whose mail waits in the MTA's queue.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ STOP_GRACE_SECONDS = 15
 
 
 class Command(BaseCommand):
-    help = "Serve Bastion (granian) and run its task worker; stop both on Ctrl-C or SIGTERM."
+    help = "Serve Bastion (granian), run its task worker and LMTP listener; stop all on Ctrl-C or SIGTERM."
 
     def add_arguments(self, parser: CommandParser) -> None:
         # Two threads a core: requests mostly wait on SQLite's fsync or the network, not the CPU.
@@ -54,8 +55,15 @@ class Command(BaseCommand):
             "web": subprocess.Popen(self._granian_command(host, port, options["threads"])),  # noqa: S603
             "worker": subprocess.Popen([sys.executable, "-m", "bastion.cli", "worker"]),
         }
+        if settings.LMTP_ENABLED:
+            # Its own process: an asyncio loop, apart from granian's threads and the worker's.
+            children["lmtp"] = subprocess.Popen([sys.executable, "-m", "bastion.cli", "lmtp"])
         shown_host = f"[{host}]" if ":" in host else host
         self.stdout.write(self.style.SUCCESS(f"Bastion is running at http://{shown_host}:{port}/"))
+        if settings.LMTP_ENABLED:
+            mail_host, mail_port = settings.LMTP_LISTEN
+            shown_mail = f"[{mail_host}]" if ":" in mail_host else mail_host
+            self.stdout.write(f"Mail is accepted over LMTP at {shown_mail}:{mail_port}")
         if f"http://{shown_host}:{port}" != settings.BASE_URL:
             self.stdout.write(f"Public address: {settings.BASE_URL}/")
         if setup_link:
@@ -67,7 +75,7 @@ class Command(BaseCommand):
         self.stdout.write("Press Ctrl-C to stop.")
         code = self._supervise(children)
         if code:
-            raise CommandError("a Bastion process stopped unexpectedly; both were shut down", returncode=code)
+            raise CommandError("a Bastion process stopped unexpectedly; all were shut down", returncode=code)
 
     def _refuse_unmigrated_database(self) -> None:
         executor = MigrationExecutor(connection)

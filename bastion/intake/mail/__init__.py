@@ -1,0 +1,1 @@
+"""security@ by email: one core function, ``receive_email``, and its three adapters (mailgate, LMTP, IMAP)."""

@@ -1,0 +1,310 @@
+"""``receive_email``: one RFC 5322 message in; a report, a message on one, or mail held back, out.
+
+The three adapters (``bastion mailgate``, the LMTP listener, the IMAP poll) are thin: each hands
+the raw bytes here and tells its MTA or mailbox "done" only when this returns, which is after the
+commit. What happens to a message, in order:
+
+1. Over ``MAIL_MAX_BYTES``: refused (:class:`MailRefused`, a permanent bounce saying what to do).
+2. Seen before (same Message-ID, or same bytes without one): nothing new, :attr:`Outcome.DUPLICATE`.
+3. Over a mail flood limit: kept unread in the flood bucket, not answered; staff are alerted once.
+4. Read (``lib.inbound``): decrypted, signatures checked over the raw signed bytes, keys found.
+   Undecryptable mail is kept whole in quarantine and its sender told how to re-send.
+5. A reply from a report's reporter (our Message-IDs in In-Reply-To/References, or its tracking
+   ID in the subject) becomes a message on that report; anything else becomes a new report,
+   acknowledged unless RFC 3834 says not to answer it.
+
+A transient fault (the database busy, the OpenPGP engine missing) raises
+:class:`TemporaryMailFailure` with nothing committed, so the sender's MTA tries again later.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+from dataclasses import dataclass, replace
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+
+from bastion.accounts.models import User
+from bastion.intake.flood import check_mail_flood
+from bastion.intake.mail.alerts import email_mail_flood_alert
+from bastion.intake.services import current_policy_version
+from bastion.lib import inbound, mailparse
+from bastion.lib.openpgp import EngineError, OpenPGPError, load_public_key
+from bastion.reports.errors import ReportRejected
+from bastion.reports.identifiers import email_digest
+from bastion.reports.models import MailState, ReceivedMail
+from bastion.reports.received import dedupe_digest
+from bastion.reports.services import IncomingFile, Submission
+from bastion.reports.services.inbound import (
+    MailFacts,
+    file_mail_reply,
+    file_mail_report,
+    find_thread,
+    hold_mail,
+    known_sender_keys,
+    mail_seen,
+    open_received_mail,
+    settle_held_mail,
+)
+from bastion.reports.services.submission import LONG_TEXT, SHORT_TEXT
+from bastion.vault.orgkey import get_org_key
+from bastion.worker.queue import enqueue_on_commit
+
+
+class MailSource(enum.StrEnum):
+    """How a message reached us: shown to staff, and part of the audit record."""
+
+    MAILGATE = "mailgate"
+    LMTP = "lmtp"
+    IMAP = "imap"
+
+
+class Outcome(enum.StrEnum):
+    REPORT = "report"  # a new report
+    MESSAGE = "message"  # a message on an existing report
+    DUPLICATE = "duplicate"  # the same Message-ID was delivered before: nothing new stored
+    QUARANTINED = "quarantined"  # undecryptable: sealed whole for staff, the sender told how to re-send
+    FLOODED = "flooded"  # over a throttle: stored compactly in the flood bucket, not acknowledged
+
+
+@dataclass(frozen=True)
+class Received:
+    outcome: Outcome
+    tracking_id: str | None = None
+
+
+class TemporaryMailFailure(Exception):
+    """Nothing was committed and a later retry may succeed (database busy, OpenPGP engine down).
+
+    Adapters map it to EX_TEMPFAIL (75), LMTP 451, or leaving the IMAP message untouched.
+    """
+
+
+class MailRefused(Exception):
+    """Permanent refusal (over the size limit). ``str()`` is the bounce text for the sender."""
+
+
+def accepts_recipient(address: str) -> bool:
+    """Whether we take mail for ``address`` (LMTP refuses others at RCPT)."""
+    wanted = address.strip().strip("<>").lower()
+    return wanted in {a.lower() for a in settings.MAIL_ADDRESSES}
+
+
+def receive_email(raw: bytes, *, source: MailSource, recipient: str | None = None) -> Received:
+    """Store one message durably and say what it became; return only after commit.
+
+    ``recipient`` is the envelope address it was delivered to, when the adapter knows it (for the
+    record only: the adapters refuse other addresses before calling this).
+    """
+    limit = settings.MAIL_MAX_BYTES
+    if len(raw) > limit:
+        raise MailRefused(
+            f"Your message is {len(raw):,} bytes; we accept up to {limit:,}. Send large files through "
+            f"the report form at {settings.BASE_URL}/security/report, or split them over several emails."
+        )
+    headers = _headers(raw)
+    digest = dedupe_digest(_message_id(headers), raw)
+    try:
+        return _receive(raw, MailSource(source), headers, digest)
+    except IntegrityError:
+        # The same Message-ID in two deliveries at once: the other one stored it.
+        if mail_seen(digest):
+            return Received(Outcome.DUPLICATE)
+        raise TemporaryMailFailure("the database refused the message; try again") from None
+    except (DatabaseError, EngineError) as exc:
+        raise TemporaryMailFailure(f"{type(exc).__name__}: try again later") from exc
+
+
+def release_held_mail(*, mail: ReceivedMail, actor: User, ip: str | None = None) -> Received:
+    """Read an email from the flood bucket now, as if it had just arrived under the limit.
+
+    The original is opened (an audited staff read), the held copy is replaced by what the email
+    becomes, all in one transaction. Quarantined mail is not released: it could not be decrypted,
+    and reading it again would fail again (staff download the original instead).
+    """
+    with transaction.atomic():
+        # Locked and read again: two staff releasing the same mail at once must not both file it.
+        held = ReceivedMail.objects.select_for_update().select_related("data_key").filter(pk=mail.pk).first()
+        if held is None or held.state != MailState.FLOODED or held.handled_at is not None:
+            raise ValueError("only mail still held in the flood bucket can be released")
+        opened = open_received_mail(mail=held, actor=actor, ip=ip)
+        settle_held_mail(mail=held, actor=actor, released=True, ip=ip)
+        headers = _headers(opened.raw)
+        return _receive(opened.raw, MailSource(held.source), headers, held.dedupe_digest, throttle=False)
+
+
+def _receive(
+    raw: bytes, source: MailSource, headers: EmailMessage, digest: str, *, throttle: bool = True
+) -> Received:
+    if mail_seen(digest):
+        return Received(Outcome.DUPLICATE)
+    sender = _sender(headers)
+    facts = MailFacts(
+        source=source.value, raw=raw, dedupe_digest=digest, envelope=_header_envelope(headers, sender)
+    )
+    if throttle:
+        verdict = check_mail_flood(sender_digest=email_digest(sender) if sender else "")
+        for scope in verdict.newly_tripped:
+            enqueue_on_commit(email_mail_flood_alert, scope)
+        if verdict.flooded:
+            hold_mail(facts=facts, state=MailState.FLOODED)
+            return Received(Outcome.FLOODED)
+    known = known_sender_keys(sender)
+    try:
+        mail = inbound.read_mail(
+            raw,
+            org_key=get_org_key(),
+            sender_keys=lambda _address: _parsed(known),
+            own_addresses=settings.MAIL_ADDRESSES,
+            trusted_authserv_ids=settings.MAIL_TRUSTED_AUTHSERV_IDS,
+            dns=mailparse.system_dns() if settings.MAIL_DKIM_CHECK else None,
+        )
+    except inbound.UndecryptableMail as exc:
+        no_reply = mailparse.no_reply_reason(
+            headers, from_address=sender, own_addresses=settings.MAIL_ADDRESSES
+        )
+        held = replace(facts, problem=exc.reason, no_reply=no_reply.value if no_reply else "")
+        hold_mail(facts=held, state=MailState.QUARANTINED)
+        return Received(Outcome.QUARANTINED)
+    facts = _facts(facts, mail)
+    thread = find_thread(
+        sender=mail.from_address, subject=mail.subject, references=[*mail.references, *mail.in_reply_to]
+    )
+    files = _files(mail)
+    offered = mail.offered_keys[0].armored_public() if mail.offered_keys else None
+    try:
+        if thread.report is not None:
+            file_mail_reply(
+                facts=facts, report=thread.report, body=_body(mail), attachments=files, public_key=offered
+            )
+            return Received(Outcome.MESSAGE, thread.report.tracking_id)
+        report = file_mail_report(
+            facts=replace(facts, problem=thread.note),
+            submission=_submission(mail, public_key=offered or (known[0] if known else "")),
+            attachments=files,
+            policy_version=current_policy_version(),
+            acknowledge=not facts.no_reply,
+        )
+    except ReportRejected as exc:
+        # Content we cannot file as it is (the checks are the web form's). Never lost: kept for staff.
+        hold_mail(facts=replace(facts, problem=f"rejected:{exc.field}"[:16]), state=MailState.QUARANTINED)
+        return Received(Outcome.QUARANTINED)
+    return Received(Outcome.REPORT, report.tracking_id)
+
+
+def _headers(raw: bytes) -> EmailMessage:
+    """The header block alone, parsed leniently: enough to dedupe, throttle and quarantine by."""
+    message = BytesHeaderParser(policy=policy.default).parse(io.BytesIO(raw), headersonly=True)
+    assert isinstance(message, EmailMessage)  # policy.default makes EmailMessage
+    return message
+
+
+def _header(headers: EmailMessage, name: str) -> str:
+    try:
+        value = headers.get(name)
+    except (ValueError, TypeError, IndexError):  # a header the parser cannot make sense of
+        return ""
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _message_id(headers: EmailMessage) -> str | None:
+    value = _header(headers, "Message-ID")
+    return value[:998] or None
+
+
+def _sender(headers: EmailMessage) -> str:
+    """The From address, lower-cased; "" when there is none we can read."""
+    pairs = getaddresses([_header(headers, "From")])
+    address = pairs[0][1].strip().lower() if pairs else ""
+    return address if "@" in address else ""
+
+
+def _header_envelope(headers: EmailMessage, sender: str) -> dict[str, object]:
+    """What the headers say, for mail we do not read further (flooded, quarantined)."""
+    return {
+        "from": sender,
+        "from_name": getaddresses([_header(headers, "From")])[0][0][:SHORT_TEXT] if sender else "",
+        "subject": _header(headers, "Subject")[:SHORT_TEXT],
+        "message_id": _message_id(headers) or "",
+        "to": _header(headers, "To")[:SHORT_TEXT],
+        "date": _header(headers, "Date")[:SHORT_TEXT],
+    }
+
+
+def _facts(facts: MailFacts, mail: inbound.InboundMail) -> MailFacts:
+    envelope = {
+        **facts.envelope,
+        "from": mail.from_address,
+        "from_name": mail.from_name[:SHORT_TEXT],
+        "subject": mail.subject[:SHORT_TEXT],
+        "authentication_results": list(mail.authentication_results),
+        "defects": list(mail.defects)[:20],
+    }
+    return replace(
+        facts,
+        envelope=envelope,
+        encryption=mail.encryption.value,
+        signature=mail.signature.value,
+        signer_fingerprint=mail.signer_fingerprint or "",
+        dkim=mail.dkim,
+        no_reply=mail.no_reply.value if mail.no_reply else "",
+    )
+
+
+def _parsed(armored_keys: list[str]) -> list[inbound.PublicKey]:
+    keys = []
+    for armored in armored_keys:
+        try:
+            keys.append(load_public_key(armored))
+        except OpenPGPError:
+            continue  # a key we once took and a newer engine refuses: it just vouches for nothing
+    return keys
+
+
+def _text(mail: inbound.InboundMail) -> str:
+    return mail.text.replace("\x00", "")
+
+
+def _body(mail: inbound.InboundMail) -> str:
+    """The message text, cut to what a message holds (the whole text is kept: see ``_files``)."""
+    text = _text(mail).strip()
+    if len(text) > LONG_TEXT:
+        return text[: LONG_TEXT - 200] + "\n\n[The message was longer; the whole text is attached.]"
+    return text or "(The email had no text.)"
+
+
+def _submission(mail: inbound.InboundMail, *, public_key: str) -> Submission:
+    title = " ".join(mail.subject.replace("\x00", "").split())[:SHORT_TEXT] or "(no subject)"
+    key = public_key
+    if key:
+        try:
+            load_public_key(key)
+        except OpenPGPError:
+            key = ""
+    return Submission(
+        title=title,
+        description=_body(mail),
+        reporter_name=" ".join(mail.from_name.replace("\x00", "").split())[:SHORT_TEXT],
+        email=mail.from_address if len(mail.from_address) <= 254 else "",
+        public_key=key,
+    )
+
+
+def _files(mail: inbound.InboundMail) -> list[IncomingFile]:
+    """The mail's attachments, its HTML parts (kept, never rendered) and, if cut, its whole text."""
+    files = [
+        IncomingFile(filename=part.filename, content_type=part.content_type, stream=io.BytesIO(part.data))
+        for part in mail.attachments
+    ]
+    for number, html in enumerate(mail.html, start=1):
+        files.append(IncomingFile(f"message-{number}.html", "text/html", io.BytesIO(html)))
+    text = _text(mail)
+    if len(text.strip()) > LONG_TEXT:
+        files.append(IncomingFile("message.txt", "text/plain", io.BytesIO(text.encode())))
+    return files
