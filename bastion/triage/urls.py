@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("<str:tracking_id>/", views.report_page, name="report"),
     path("<str:tracking_id>/attachments/<uuid:uid>/", views.download, name="attachment"),
+    path("<str:tracking_id>/emails/<uuid:uid>/", views.mail_original, name="mail_original"),
     path("<str:tracking_id>/reply/", views.reply, name="reply"),
     path("<str:tracking_id>/note/", views.note, name="note"),
     path("<str:tracking_id>/status/", views.status, name="status"),

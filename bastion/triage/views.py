@@ -8,7 +8,9 @@ The inbox decrypts nothing. Opening every listed report to show its title would 
 one; recording 50 audit rows per page view would drown the trail that is meant to catch a mass
 read, and not recording them would hide exactly that. So the list shows what is stored in clear
 (tracking ID, status, channel, dates, counts) and the title appears on the report page, whose one
-opening is audited by ``open_report``.
+opening is audited by ``open_report``. The emails a report came with are shown on that page
+too: their envelopes are opened as part of the same audited read, and fetching an original email
+is a read of its own (MAIL_ORIGINAL_OPENED).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -30,8 +32,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from bastion.accounts.permissions import triager_required
 from bastion.reports.errors import ReportRejected, TransitionRefused
-from bastion.reports.models import Report, Visibility
+from bastion.reports.models import ReceivedMail, Report, Visibility
 from bastion.reports.services import IncomingFile, change_status, open_attachment, open_report, post_message
+from bastion.reports.services.inbound import open_received_mail
+from bastion.reports.services.mail_view import held_mail, mail_details, mail_number
 from bastion.reports.workflow import Status, allowed_next
 from bastion.triage.access import attachment_for, inbox_rows, report_for
 from bastion.triage.forms import InboxFilterForm, NoteForm, ReplyForm, StatusForm
@@ -65,7 +69,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["status"]:
         rows = rows.filter(status=form.cleaned_data["status"])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")) if form.is_valid() else None
-    return render(request, "triage/inbox.html", {"form": form, "page": page})
+    context = {"form": form, "page": page, "held_mail_count": held_mail().count()}
+    return render(request, "triage/inbox.html", context)
 
 
 def _render_report(
@@ -79,9 +84,14 @@ def _render_report(
 ) -> HttpResponse:
     """The report page, opened (and so audited) for ``request.user``, with any bound forms' errors."""
     opened = open_report(report=report, actor=request.user, ip=_ip(request))
+    # The emails' envelopes are part of the read open_report just recorded (see mail_view).
+    mails = mail_details(report, report.data_key_plain())
+    by_message = {detail.mail.message_id: detail for detail in mails if not detail.is_opening}
     context = {
         "report": report,
         "opened": opened,
+        "opening_mails": [detail for detail in mails if detail.is_opening],
+        "conversation": [(item, by_message.get(item.message.pk)) for item in opened.messages],
         "timeline": report.timeline.all(),
         "reply_form": reply_form or ReplyForm(),
         "note_form": note_form or NoteForm(),
@@ -118,6 +128,25 @@ def download(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpResp
     # accounts.permissions types views as returning HttpResponse; Django serves a streaming
     # response through the same decorators unchanged, so only the static type needs telling.
     return cast(HttpResponse, response)
+
+
+@never_cache
+@triager_required
+@require_GET
+def mail_original(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpResponse:
+    """An email the report came with, byte for byte; audited as MAIL_ORIGINAL_OPENED first.
+
+    ``message/rfc822`` as an attachment with nosniff: the sender's mail may hold HTML or anything
+    else, and it is for a mail client or a hex viewer, never for the browser to render here.
+    """
+    report = report_for(request.user, tracking_id)
+    mail = get_object_or_404(ReceivedMail.objects.select_related("data_key"), report=report, uid=uid)
+    opened = open_received_mail(mail=mail, actor=request.user, ip=_ip(request))
+    response = HttpResponse(opened.raw, content_type="message/rfc822")
+    filename = f"{report.tracking_id}-{mail_number(mail, report)}.eml"
+    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _incoming(upload: UploadedFile) -> IncomingFile:
