@@ -154,9 +154,7 @@ def read_mail(
     message offers. ``dns(name: bytes, timeout=...)`` returns a TXT record (or None) for DKIM; without
     it DKIM is "unchecked". ``max_plaintext`` caps all decrypted bytes together.
     """
-    header, _ = mailparse.split_entity(mailparse.whole(raw))
-    header, _ = mailparse.cap_header(header)
-    top, display = mailparse.read_structure(header), mailparse.read_display(header)
+    top, display = mailparse.read_top(raw)
     senders = mailparse.addresses(display, "from")
     from_address, from_name = senders[0] if senders else ("", "")
     reader = _Reader(org_key, sender_keys(from_address) if from_address else (), max_plaintext)

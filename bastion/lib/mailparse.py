@@ -183,6 +183,17 @@ def read_display(block: bytes) -> Message:
     return _DISPLAY.parsebytes(block + b"\r\n\r\n", headersonly=True)
 
 
+def read_top(raw: bytes) -> tuple[Message, Message]:
+    """The top header block of ``raw``, capped, in both views: (structure, display).
+
+    Cheap and safe on hostile input, so intake can dedupe, throttle and quarantine by it before
+    (or instead of) reading the whole message.
+    """
+    header, _ = split_entity(whole(raw))
+    header, _ = cap_header(header)
+    return read_structure(header), read_display(header)
+
+
 def guarded(read: Callable[[], T], default: T) -> T:
     """``read()``, or ``default`` when the email package fails on a crafted header. Its parsers have
     raised IndexError, ValueError, RecursionError and more on such input (CPython issues); a header

@@ -22,10 +22,7 @@ from __future__ import annotations
 import enum
 import io
 from dataclasses import dataclass, replace
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from email.message import Message
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -108,10 +105,10 @@ def receive_email(raw: bytes, *, source: MailSource, recipient: str | None = Non
             f"Your message is {len(raw):,} bytes; we accept up to {limit:,}. Send large files through "
             f"the report form at {settings.BASE_URL}/security/report, or split them over several emails."
         )
-    headers = _headers(raw)
-    digest = dedupe_digest(_message_id(headers), raw)
+    top = _Top.read(raw)
+    digest = dedupe_digest(top.message_id, raw)
     try:
-        return _receive(raw, MailSource(source), headers, digest)
+        return _receive(raw, MailSource(source), top, digest)
     except IntegrityError:
         # The same Message-ID in two deliveries at once: the other one stored it.
         if mail_seen(digest):
@@ -135,19 +132,15 @@ def release_held_mail(*, mail: ReceivedMail, actor: User, ip: str | None = None)
             raise ValueError("only mail still held in the flood bucket can be released")
         opened = open_received_mail(mail=held, actor=actor, ip=ip)
         settle_held_mail(mail=held, actor=actor, released=True, ip=ip)
-        headers = _headers(opened.raw)
-        return _receive(opened.raw, MailSource(held.source), headers, held.dedupe_digest, throttle=False)
+        top = _Top.read(opened.raw)
+        return _receive(opened.raw, MailSource(held.source), top, held.dedupe_digest, throttle=False)
 
 
-def _receive(
-    raw: bytes, source: MailSource, headers: EmailMessage, digest: str, *, throttle: bool = True
-) -> Received:
+def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle: bool = True) -> Received:
     if mail_seen(digest):
         return Received(Outcome.DUPLICATE)
-    sender = _sender(headers)
-    facts = MailFacts(
-        source=source.value, raw=raw, dedupe_digest=digest, envelope=_header_envelope(headers, sender)
-    )
+    sender = top.sender
+    facts = MailFacts(source=source.value, raw=raw, dedupe_digest=digest, envelope=top.envelope())
     if throttle:
         verdict = check_mail_flood(sender_digest=email_digest(sender) if sender else "")
         for scope in verdict.newly_tripped:
@@ -167,7 +160,7 @@ def _receive(
         )
     except inbound.UndecryptableMail as exc:
         no_reply = mailparse.no_reply_reason(
-            headers, from_address=sender, own_addresses=settings.MAIL_ADDRESSES
+            top.structure, from_address=sender, own_addresses=settings.MAIL_ADDRESSES
         )
         held = replace(facts, problem=exc.reason, no_reply=no_reply.value if no_reply else "")
         hold_mail(facts=held, state=MailState.QUARANTINED)
@@ -180,8 +173,11 @@ def _receive(
     offered = mail.offered_keys[0].armored_public() if mail.offered_keys else None
     try:
         if thread.report is not None:
+            # A From address is easy to forge: a key arriving on a reply is adopted only when DKIM
+            # vouches for the sender's domain, or anyone could make our mail unreadable to them.
+            adopt = offered if _sender_domain_signed(mail) else None
             file_mail_reply(
-                facts=facts, report=thread.report, body=_body(mail), attachments=files, public_key=offered
+                facts=facts, report=thread.report, body=_body(mail), attachments=files, public_key=adopt
             )
             return Received(Outcome.MESSAGE, thread.report.tracking_id)
         report = file_mail_report(
@@ -198,43 +194,32 @@ def _receive(
     return Received(Outcome.REPORT, report.tracking_id)
 
 
-def _headers(raw: bytes) -> EmailMessage:
-    """The header block alone, parsed leniently: enough to dedupe, throttle and quarantine by."""
-    message = BytesHeaderParser(policy=policy.default).parse(io.BytesIO(raw), headersonly=True)
-    assert isinstance(message, EmailMessage)  # policy.default makes EmailMessage
-    return message
+@dataclass(frozen=True)
+class _Top:
+    """The top header block, read cheaply (``lib.mailparse``): what dedupes, throttles and quarantines."""
 
+    structure: Message
+    display: Message
+    sender: str  # lower-cased From address, "" if none
+    sender_name: str
+    message_id: str | None
 
-def _header(headers: EmailMessage, name: str) -> str:
-    try:
-        value = headers.get(name)
-    except (ValueError, TypeError, IndexError):  # a header the parser cannot make sense of
-        return ""
-    return " ".join(str(value).split()) if value is not None else ""
+    @classmethod
+    def read(cls, raw: bytes) -> _Top:
+        structure, display = mailparse.read_top(raw)
+        senders = mailparse.addresses(display, "from")
+        sender, name = senders[0] if senders else ("", "")
+        return cls(structure, display, sender, name, mailparse.message_id(structure))
 
-
-def _message_id(headers: EmailMessage) -> str | None:
-    value = _header(headers, "Message-ID")
-    return value[:998] or None
-
-
-def _sender(headers: EmailMessage) -> str:
-    """The From address, lower-cased; "" when there is none we can read."""
-    pairs = getaddresses([_header(headers, "From")])
-    address = pairs[0][1].strip().lower() if pairs else ""
-    return address if "@" in address else ""
-
-
-def _header_envelope(headers: EmailMessage, sender: str) -> dict[str, object]:
-    """What the headers say, for mail we do not read further (flooded, quarantined)."""
-    return {
-        "from": sender,
-        "from_name": getaddresses([_header(headers, "From")])[0][0][:SHORT_TEXT] if sender else "",
-        "subject": _header(headers, "Subject")[:SHORT_TEXT],
-        "message_id": _message_id(headers) or "",
-        "to": _header(headers, "To")[:SHORT_TEXT],
-        "date": _header(headers, "Date")[:SHORT_TEXT],
-    }
+    def envelope(self) -> dict[str, object]:
+        """What the headers say, for mail we do not read further (flooded, quarantined)."""
+        return {
+            "from": self.sender,
+            "from_name": self.sender_name[:SHORT_TEXT],
+            "subject": mailparse.subject(self.display)[:SHORT_TEXT],
+            "message_id": self.message_id or "",
+            "to": ", ".join(a for a, _ in mailparse.addresses(self.display, "to"))[:SHORT_TEXT],
+        }
 
 
 def _facts(facts: MailFacts, mail: inbound.InboundMail) -> MailFacts:
@@ -255,6 +240,10 @@ def _facts(facts: MailFacts, mail: inbound.InboundMail) -> MailFacts:
         dkim=mail.dkim,
         no_reply=mail.no_reply.value if mail.no_reply else "",
     )
+
+
+def _sender_domain_signed(mail: inbound.InboundMail) -> bool:
+    return mail.from_address.rpartition("@")[2] in mail.dkim_domains
 
 
 def _parsed(armored_keys: list[str]) -> list[inbound.PublicKey]:

@@ -7,13 +7,17 @@ the mail Bastion sends in ``mail.outbox``.
 
 from __future__ import annotations
 
+import base64
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 
+import dkim  # type: ignore[import-untyped]  # dkimpy ships no type hints
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import mail
 from django.db import connection
 
@@ -28,7 +32,7 @@ from bastion.intake.mail.receive import (
     receive_email,
     release_held_mail,
 )
-from bastion.lib import openpgp
+from bastion.lib import mailparse, openpgp
 from bastion.reports.models import Channel, MailState, Message, ReceivedMail, Report
 from bastion.reports.services import open_report, reporter_actor
 from bastion.reports.services.inbound import open_received_mail, settle_held_mail
@@ -454,3 +458,63 @@ def test_no_plaintext_of_the_mail_reaches_the_database():
             dump = repr(cursor.fetchall())
             assert canary not in dump
             assert not re.search(re.escape(rita.email), dump)
+
+
+# --- keys on replies ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dkim_key() -> tuple[bytes, bytes]:
+    """(PEM private key, DNS TXT record) for selector "sel" of rita's domain."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+
+def reply_with_key(report: Report, key: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = rita.email
+    msg["To"] = SECURITY
+    msg["Subject"] = f"Re: [{report.tracking_id}] my key"
+    msg["Message-ID"] = "<key@researcher.example>"
+    msg.set_content("Please encrypt to this key from now on.")
+    msg.add_attachment(key.encode(), "application", "pgp-keys", filename="rita.asc")
+    return msg.as_bytes()
+
+
+def test_a_key_on_a_reply_without_dkim_is_not_adopted(rita_key):  # noqa: F811
+    report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+
+    assert receive(reply_with_key(report, rita_key.public)).outcome == Outcome.MESSAGE
+
+    report.reporter.refresh_from_db()
+    assert report.reporter.public_key is None
+
+
+def test_a_key_on_a_reply_dkim_signed_by_the_senders_domain_is_adopted(
+    settings,
+    monkeypatch,
+    dkim_key,
+    rita_key,  # noqa: F811
+):
+    pem, record = dkim_key
+    domain = rita.email.rpartition("@")[2].encode()
+    settings.MAIL_DKIM_CHECK = True
+    records = {b"sel._domainkey." + domain + b".": record}
+    monkeypatch.setattr(mailparse, "system_dns", lambda: lambda name, timeout=5: records.get(name))
+    report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    raw = reply_with_key(report, rita_key.public)
+    signed = dkim.sign(raw, b"sel", domain, pem, include_headers=[b"from", b"to", b"subject"]) + raw
+
+    assert receive(signed).outcome == Outcome.MESSAGE
+
+    opened = open_report(report=report, actor=reporter_actor(report))
+    assert opened.reporter.public_key_fingerprint == rita_key.fingerprint
+    assert Message.objects.get(report=report).received_mail.dkim == "pass"

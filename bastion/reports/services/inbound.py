@@ -237,6 +237,8 @@ def _reports_referenced(references: Sequence[str]) -> list[Report]:
 
 def _reports_named(subject: str) -> list[Report]:
     ids = TRACKING_ID_IN_TEXT.findall(subject)[:3]
+    if not ids:
+        return []
     found = Report.objects.filter(tracking_id__in=ids).select_related("reporter")
     return sorted(found, key=lambda report: ids.index(report.tracking_id))
 
