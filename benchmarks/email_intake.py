@@ -6,8 +6,8 @@ Against one ``bastion run`` (web, worker and the LMTP listener), it feeds ``--me
 and as many PGP/MIME encrypted and signed (Curve25519) messages, each one new report from its own
 sender, sequentially and ``--parallel`` at a time:
 
-- **mailgate**: a new ``python -m bastion.cli mailgate`` process per message, message on stdin, as
-  Postfix's pipe transport runs it; a message counts when the process exits 0 (committed);
+- **mailgate**: a new mailgate process per message (``python -I -S .../mailgate.py``, as the README's
+  Postfix example runs it), message on stdin; a message counts when the process exits 0 (committed);
 - **lmtp**: an LMTP client per worker thread, one connection for all its messages, as Postfix's
   lmtp transport does; a message counts on the 250 after its data.
 
@@ -177,7 +177,7 @@ def stored(db: Path, message_ids: list[str]) -> dict[str, int]:
 def throughput(args: argparse.Namespace, work: Path) -> None:
     port, lmtp_port = free_port(), free_port()
     data_dir = work / "bench"
-    server = start(data_dir, port, lmtp_port, data_dir / "db.sqlite3")
+    server = start(data_dir, port, lmtp_port, data_dir / "bastion.sqlite3")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/security-key.asc") as response:
             org = openpgp.load_public_key(response.read())
@@ -215,7 +215,7 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
 def crash_check(args: argparse.Namespace, work: Path) -> None:
     port, lmtp_port = free_port(), free_port()
     data_dir = work / "crash"
-    db = data_dir / "db.sqlite3"
+    db = data_dir / "bastion.sqlite3"
     server = start(data_dir, port, lmtp_port, db)
     messages = [plain_message(n, "crash") for n in range(args.crash_messages)]
     ids = [f"<bench.crash.{n}@example.org>" for n in range(args.crash_messages)]

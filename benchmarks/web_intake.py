@@ -3,7 +3,8 @@
 Usage: ``.venv/bin/python benchmarks/web_intake.py [--seconds 15] [--clients 8] [--rounds 2]``
 
 For each round it runs, side by side on this machine:
-- **reference**: ``benchmarks/bare_app`` (one row per POST, same granian threads, same SQLite pragmas);
+- **reference**: ``benchmarks/bare_app`` (one row per POST, same granian processes and threads, same
+  SQLite settings and backend);
 - **bastion**: ``bastion run`` with ``POST /api/v1/reports`` (sealing, receipt signing, audit row,
   acknowledgement task), flood limits raised so the load is not throttled.
 Each gets ``--clients`` keep-alive clients posting for ``--seconds``. It prints requests/s, p50 and
@@ -69,11 +70,11 @@ def bastion_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start_bastion(data_dir: Path, port: int, threads: int) -> subprocess.Popen[bytes]:
+def start_bastion(data_dir: Path, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     env = bastion_env(data_dir, port)
     subprocess.run([PYTHON, "-m", "bastion.cli", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     process = subprocess.Popen(
-        [PYTHON, "-m", "bastion.cli", "run", "--threads", str(threads)],
+        [PYTHON, "-m", "bastion.cli", "run", "--workers", str(workers), "--threads", str(threads)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -83,13 +84,14 @@ def start_bastion(data_dir: Path, port: int, threads: int) -> subprocess.Popen[b
     return process
 
 
-def start_reference(db: Path, port: int, threads: int) -> subprocess.Popen[bytes]:
+def start_reference(db: Path, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BARE_APP_DB": str(db), "PYTHONPATH": str(REPO)}
     subprocess.run([PYTHON, str(REPO / "benchmarks/bare_app/app.py")], env=env, check=True)
     process = subprocess.Popen(
         [
             *(PYTHON, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)),
-            *("--workers", "1", "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning"),
+            *("--workers", str(workers), "--blocking-threads", str(threads)),
+            *("--no-ws", "--log-level", "warning"),
             "benchmarks.bare_app.app:application",
         ],
         cwd=REPO,
@@ -189,13 +191,13 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
     rows = []
     for round_no in range(1, args.rounds + 1):
         ref_port, bastion_port = free_port(), free_port()
-        reference = start_reference(work / f"bare-{round_no}.sqlite3", ref_port, args.threads)
+        reference = start_reference(work / f"bare-{round_no}.sqlite3", ref_port, args.workers, args.threads)
         try:
             load(ref_port, "/submit", args.clients, 2)  # warm-up
             ref = load(ref_port, "/submit", args.clients, args.seconds)
         finally:
             stop(reference)
-        bastion = start_bastion(work / f"bastion-{round_no}", bastion_port, args.threads)
+        bastion = start_bastion(work / f"bastion-{round_no}", bastion_port, args.workers, args.threads)
         try:
             load(bastion_port, "/api/v1/reports", args.clients, 2)
             ours = load(bastion_port, "/api/v1/reports", args.clients, args.seconds)
@@ -203,7 +205,8 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
             stop(bastion)
         rows.append((round_no, ref, ours))
 
-    print(f"\nweb intake: {args.clients} clients, {args.seconds:.0f} s per run, {args.threads} WSGI threads")
+    shape = f"{args.workers} processes x {args.threads} WSGI threads"
+    print(f"\nweb intake: {args.clients} clients, {args.seconds:.0f} s per run, {shape}")
     print(f"{'round':>5}  {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for round_no, ref, ours in rows:
         for name, r in (("reference", ref), ("bastion", ours)):
@@ -222,7 +225,7 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
 def crash_check(args: argparse.Namespace, work: Path) -> None:
     """Kill -9 mid-loop; every 201 must survive, and retries with the same key must not duplicate."""
     data_dir, port = work / "crash", free_port()
-    server = start_bastion(data_dir, port, args.threads)
+    server = start_bastion(data_dir, port, args.workers, args.threads)
     acknowledged: dict[str, str] = {}  # idempotency key -> tracking id
     unanswered: list[tuple[str, dict[str, object]]] = []
     lock = threading.Lock()
@@ -264,7 +267,7 @@ def crash_check(args: argparse.Namespace, work: Path) -> None:
     for thread in threads:
         thread.join()
 
-    server = start_bastion(data_dir, port, args.threads)
+    server = start_bastion(data_dir, port, args.workers, args.threads)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         retried = 0
@@ -298,7 +301,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2 * (os.cpu_count() or 1))
+    # bastion run's defaults: a web process per core, two threads each.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-crash", action="store_true")
     args = parser.parse_args()

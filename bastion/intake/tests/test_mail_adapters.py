@@ -353,6 +353,22 @@ def test_mailgate_exits_0_once_stored_and_sends_the_message_with_crlf_line_ends(
     assert core.calls == [(piped.replace(b"\n", b"\r\n"), MailSource.LMTP, "security@example.org")]
 
 
+def test_mailgate_runs_as_a_bare_script_without_site_packages(listener, core, tmp_path):
+    # The README's Postfix example: `python -I -S .../mailgate.py`, from anywhere, stdlib only.
+    script = REPO / "bastion" / "intake" / "mail" / "mailgate.py"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), *_at(listener), "--recipient", "security@example.org"],
+        cwd=tmp_path,
+        input=MESSAGE,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert len(core.calls) == 1
+
+
 def test_mailgate_takes_the_recipient_and_listener_from_the_environment(listener, core):
     env = {"RECIPIENT": "urgent@example.org", "BASTION_LMTP_LISTEN": f"127.0.0.1:{listener.address[1]}"}
     result = _mailgate([], MESSAGE, env=env)

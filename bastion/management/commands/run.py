@@ -32,13 +32,20 @@ class Command(BaseCommand):
     help = "Serve Bastion (granian), run its task worker and LMTP listener; stop all on Ctrl-C or SIGTERM."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        # Two threads a core: requests mostly wait on SQLite's fsync or the network, not the CPU.
-        default_threads = 2 * (os.cpu_count() or 1)
+        # A process per core, each with two threads: Python runs one thread at a time per process,
+        # so more threads in one process only queue for its lock (measured in benchmarks/README.md).
+        cores = os.cpu_count() or 1
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=cores,
+            help=f"web server processes (default {cores}: one per core).",
+        )
         parser.add_argument(
             "--threads",
             type=int,
-            default=default_threads,
-            help=f"WSGI threads serving requests (default {default_threads}: two per core).",
+            default=2,
+            help="WSGI threads in each web process (default 2).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -50,9 +57,10 @@ class Command(BaseCommand):
         # The only connection this process needs is closed before forking children.
         connection.close()
 
-        # Both command lines are ours: this interpreter, fixed arguments, and a validated host/port.
+        # Every command line is ours: this interpreter, fixed arguments, and a validated host/port.
+        web = self._granian_command(host, port, options["workers"], options["threads"])
         children = {
-            "web": subprocess.Popen(self._granian_command(host, port, options["threads"])),  # noqa: S603
+            "web": subprocess.Popen(web),  # noqa: S603
             "worker": subprocess.Popen([sys.executable, "-m", "bastion.cli", "worker"]),
         }
         if settings.LMTP_ENABLED:
@@ -83,7 +91,7 @@ class Command(BaseCommand):
             raise CommandError("The database needs migrating first: run `bastion migrate` (or `make run`).")
 
     @staticmethod
-    def _granian_command(host: str, port: int, threads: int) -> list[str]:
+    def _granian_command(host: str, port: int, workers: int, threads: int) -> list[str]:
         return [
             sys.executable,
             "-m",
@@ -95,7 +103,7 @@ class Command(BaseCommand):
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
             "--blocking-threads",
             str(threads),
             "--no-ws",
