@@ -33,9 +33,8 @@ def opening_mail(report: Report) -> ReceivedMail | None:
     return first
 
 
-def reply_headers(report: Report) -> dict[str, str]:
-    """Threading headers for mail about ``report``: In-Reply-To the email that opened it, if any."""
-    first = opening_mail(report)
+def reply_headers(first: ReceivedMail | None) -> dict[str, str]:
+    """Threading headers for mail about a report: In-Reply-To ``first``, the email that opened it."""
     their_id = open_mail_envelope(first).get("message_id") if first is not None else None
     if not their_id:
         return {}

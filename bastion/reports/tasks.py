@@ -70,7 +70,7 @@ def email_acknowledgement(report_id: int) -> None:
         context,
         to=[open_field(reporter, "email", key=key) or ""],
         public_key=open_field(reporter, "public_key", key=key),
-        headers={"Message-ID": mail_id("report", report.uid), **reply_headers(report)},
+        headers={"Message-ID": mail_id("report", report.uid), **reply_headers(opening)},
     ).send()
     Report.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
 

@@ -33,8 +33,9 @@ from bastion.intake.mail.receive import (
     release_held_mail,
 )
 from bastion.lib import mailparse, openpgp
+from bastion.lib.tests import mailcorpus as mc
 from bastion.reports.models import Channel, MailState, Message, ReceivedMail, Report
-from bastion.reports.services import open_report, reporter_actor
+from bastion.reports.services import open_report, reporter_actor, update_reporter
 from bastion.reports.services.inbound import open_received_mail, settle_held_mail
 from bastion.reports.tests.conftest import gpg, new_gpg, private_vault, rita_key  # noqa: F401 - fixtures
 from bastion.test import mail_text, rita
@@ -518,3 +519,85 @@ def test_a_key_on_a_reply_dkim_signed_by_the_senders_domain_is_adopted(
     opened = open_report(report=report, actor=reporter_actor(report))
     assert opened.reporter.public_key_fingerprint == rita_key.fingerprint
     assert Message.objects.get(report=report).received_mail.dkim == "pass"
+
+
+# --- bad input: each shape is stored and surfaced, none is lost -----------------------------------
+
+
+def _truncated() -> bytes:
+    whole = mc.mail(
+        mc.multipart(
+            "mixed",
+            [mc.text_part("first part"), mc.attachment("a.bin", "application/octet-stream", b"%PDF" * 500)],
+            boundary="b",
+        )
+    )
+    return whole[: whole.index(b"Content-Transfer-Encoding: base64") + 60]
+
+
+def _huge_headers() -> bytes:
+    return (
+        b"From: " + b"(" * 20_000 + b"rita@example.net\r\n"
+        b"To: " + b"u@example.org, " * 20_000 + b"\r\n"
+        b"Subject: " + b"=?utf-8?q?x?= " * 5_000 + b"\r\n"
+        b"Message-ID: <huge@example.net>\r\n\r\nbody\r\n"
+    )
+
+
+def _deeply_nested() -> bytes:
+    raw = b"From: rita@example.net\r\nMessage-ID: <deep@example.net>\r\n"
+    raw += b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n--b0\r\n" + mc.text_part("shallow") + b"\r\n"
+    for level in range(1, 1500):
+        raw += b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (level - 1, level)
+    return raw + b"".join(b"--b%d--\r\n" % level for level in reversed(range(1500)))
+
+
+def _wrong_charset() -> bytes:
+    return (
+        b"From: rita@example.net\r\nMessage-ID: <cs@example.net>\r\n"
+        b"Content-Type: text/plain; charset=klingon\r\n\r\ncaf\xe9 \xff\xfe\r\n"
+    )
+
+
+def _zero_byte_parts() -> bytes:
+    parts = [mc.text_part("see attached"), mc.attachment("empty.bin", "application/octet-stream", b"")]
+    return mc.mail(mc.multipart("mixed", parts, boundary="z"))
+
+
+@pytest.mark.parametrize(
+    ("build", "outcome", "defect"),
+    [
+        (_truncated, Outcome.REPORT, "closing boundary is missing"),
+        (_huge_headers, Outcome.REPORT, "cut"),
+        (_deeply_nested, Outcome.REPORT, "nested deeper than"),
+        (_wrong_charset, Outcome.REPORT, ""),
+        (_zero_byte_parts, Outcome.REPORT, None),
+    ],
+    ids=["truncated", "huge-headers", "nested", "wrong-charset", "zero-byte"],
+)
+def test_hostile_mail_is_stored_whole_and_its_defects_shown_to_staff(build, outcome, defect, dave):
+    raw = build()
+
+    received = receive(raw)
+
+    assert received.outcome == outcome
+    kept = ReceivedMail.objects.get()
+    opened = open_received_mail(mail=kept, actor=dave)
+    assert opened.raw == raw  # kept byte for byte, whatever was wrong with it
+    if defect is not None:
+        assert any(defect in note for note in opened.envelope["defects"])
+
+
+def test_a_signature_over_tampered_content_is_stored_and_shown_bad(rita_gpg, rita_key):  # noqa: F811
+    signed_text = b'Content-Type: text/plain; charset="utf-8"\r\n\r\nThe PoC is attached.\r\n'
+    signature = rita_gpg("--armor", "--detach-sign", "-u", rita_key.fingerprint, input=signed_text).stdout
+    tampered = signed_text.replace(b"attached", b"withdrawn")
+    report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    update_reporter(report=report, actor=reporter_actor(report), public_key=rita_key.public)
+    subject = f"Re: [{report.tracking_id}]"
+    raw = mc.mail(mc.pgp_mime_signed(tampered, signature), sender=rita.email, subject=subject)
+
+    received = receive(raw)
+
+    assert received.outcome == Outcome.MESSAGE
+    assert Message.objects.get(report=report).received_mail.signature == "bad"
