@@ -7,7 +7,6 @@ the mail Bastion sends in ``mail.outbox``.
 
 from __future__ import annotations
 
-import base64
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -16,8 +15,6 @@ from email.mime.multipart import MIMEMultipart
 
 import dkim  # type: ignore[import-untyped]  # dkimpy ships no type hints
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import mail
 from django.db import connection
 
@@ -467,16 +464,7 @@ def test_no_plaintext_of_the_mail_reaches_the_database():
 @pytest.fixture(scope="module")
 def dkim_key() -> tuple[bytes, bytes]:
     """(PEM private key, DNS TXT record) for selector "sel" of rita's domain."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    return mc.dkim_keypair()
 
 
 def reply_with_key(report: Report, key: str) -> bytes:

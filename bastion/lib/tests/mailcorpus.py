@@ -14,6 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from bastion.lib.mailparse import crlf
 
 CRLF = b"\r\n"
@@ -161,3 +164,14 @@ def autocrypt(address: str, binary_key: bytes) -> str:
 def lf(raw: bytes) -> bytes:
     """As a local MTA hands mail to a pipe: LF line endings."""
     return raw.replace(CRLF, b"\n")
+
+
+def dkim_keypair() -> tuple[bytes, bytes]:
+    """(PEM private key, DNS TXT record) of a fresh RSA-2048 DKIM key, to sign with and to publish."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    traditional = serialization.PrivateFormat.TraditionalOpenSSL
+    pem = private.private_bytes(serialization.Encoding.PEM, traditional, serialization.NoEncryption())
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)

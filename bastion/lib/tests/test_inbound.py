@@ -8,7 +8,6 @@ personas: rita (RSA-3072 gpg key), erin (Curve25519 gpg key), uma (a key we neve
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 import quopri
@@ -19,8 +18,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import dkim  # type: ignore[import-untyped]
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -713,16 +710,7 @@ def test_a_delivery_report_is_a_bounce():
 @pytest.fixture(scope="module")
 def dkim_key() -> tuple[bytes, bytes]:
     """(PEM private key, DNS TXT record) for selector "sel" of example.net."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    return mc.dkim_keypair()
 
 
 def _dkim_signed(pem: bytes, raw: bytes, **options) -> bytes:
