@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
+
+from django.utils.crypto import salted_hmac
 
 from bastion.reports import identifiers
 from bastion.reports.models import Channel, ReceivedMail, Report
@@ -11,10 +12,15 @@ from bastion.reports.sealing import open_json
 
 
 def dedupe_digest(message_id: str | None, raw: bytes) -> str:
-    """What makes two deliveries the same email: its Message-ID, or, without one, its bytes."""
+    """What makes two deliveries the same email: its Message-ID, or, without one, its bytes.
+
+    The bytes are digested with a key (an HMAC under SECRET_KEY): a plain hash of the content in a
+    clear column would let whoever reads the database confirm a guess of the whole message.
+    """
     if message_id:
         return identifiers.idempotency_digest(Channel.EMAIL, message_id)
-    return identifiers.idempotency_digest(Channel.EMAIL, f"raw:{hashlib.sha256(raw).hexdigest()}")
+    keyed = salted_hmac("bastion.reports.mail-dedupe", raw, algorithm="sha256").hexdigest()
+    return identifiers.idempotency_digest(Channel.EMAIL, f"raw:{keyed}")
 
 
 def open_mail_envelope(mail: ReceivedMail) -> dict[str, Any]:

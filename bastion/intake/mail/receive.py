@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import io
+import logging
 from dataclasses import dataclass, replace
 from email.message import Message
 
@@ -32,7 +33,7 @@ from bastion.intake.flood import check_mail_flood
 from bastion.intake.mail.alerts import email_mail_flood_alert
 from bastion.intake.services import current_policy_version
 from bastion.lib import inbound, mailparse
-from bastion.lib.openpgp import EngineError, OpenPGPError, load_public_key
+from bastion.lib.openpgp import EngineError, OpenPGPError, load_public_key, parse_public_key
 from bastion.reports.errors import ReportRejected
 from bastion.reports.identifiers import email_digest
 from bastion.reports.models import MailState, ReceivedMail
@@ -44,14 +45,16 @@ from bastion.reports.services.inbound import (
     file_mail_report,
     find_thread,
     hold_mail,
-    known_sender_keys,
     mail_seen,
     open_received_mail,
     settle_held_mail,
+    thread_keys,
 )
 from bastion.reports.services.submission import LONG_TEXT, SHORT_TEXT
 from bastion.vault.orgkey import get_org_key
 from bastion.worker.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 class MailSource(enum.StrEnum):
@@ -116,6 +119,26 @@ def receive_email(raw: bytes, *, source: MailSource, recipient: str | None = Non
         raise TemporaryMailFailure("the database refused the message; try again") from None
     except (DatabaseError, EngineError) as exc:
         raise TemporaryMailFailure(f"{type(exc).__name__}: try again later") from exc
+    except Exception as exc:
+        # A fault of ours this mail would hit on every retry: failing temporarily forever would
+        # lose it once the MTA gives up (and stall an IMAP poll behind it). Keep it for staff.
+        logger.exception("Reading an email failed (%s); it is quarantined", type(exc).__name__)
+        return _quarantine_after_fault(raw, source, top, digest)
+
+
+def _quarantine_after_fault(raw: bytes, source: MailSource, top: _Top, digest: str) -> Received:
+    facts = MailFacts(
+        source=MailSource(source).value,
+        raw=raw,
+        dedupe_digest=digest,
+        envelope=top.envelope(),
+        problem="error",
+    )
+    try:
+        hold_mail(facts=replace(facts, no_reply="error"), state=MailState.QUARANTINED)
+    except Exception as exc:  # the database itself: nothing stored, so the MTA must try again
+        raise TemporaryMailFailure("could not store the message; try again later") from exc
+    return Received(Outcome.QUARANTINED)
 
 
 def release_held_mail(*, mail: ReceivedMail, actor: User, ip: str | None = None) -> Received:
@@ -148,7 +171,8 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
         if verdict.flooded:
             hold_mail(facts=facts, state=MailState.FLOODED)
             return Received(Outcome.FLOODED)
-    known = known_sender_keys(sender)
+    # The keys on file for the report this mail says it answers: what its signature is checked by.
+    known = thread_keys(sender=sender, subject=top.subject, references=top.references)
     try:
         mail = inbound.read_mail(
             raw,
@@ -167,7 +191,11 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
         return Received(Outcome.QUARANTINED)
     facts = _facts(facts, mail)
     thread = find_thread(
-        sender=mail.from_address, subject=mail.subject, references=[*mail.references, *mail.in_reply_to]
+        sender=mail.from_address,
+        subject=mail.subject,
+        references=[*mail.references, *mail.in_reply_to],
+        dkim_domains=mail.dkim_domains,
+        signer=mail.signer_fingerprint if not mail.signer_was_offered else None,
     )
     files = _files(mail)
     offered = mail.offered_keys[0].armored_public() if mail.offered_keys else None
@@ -182,7 +210,9 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             return Received(Outcome.MESSAGE, thread.report.tracking_id)
         report = file_mail_report(
             facts=replace(facts, problem=thread.note),
-            submission=_submission(mail, public_key=offered or (known[0] if known else "")),
+            # Only a key the mail itself brings: one from another report with this address proves
+            # nothing (anyone can type an address into the form or a From header).
+            submission=_submission(mail, public_key=offered or ""),
             attachments=files,
             policy_version=current_policy_version(),
             acknowledge=not facts.no_reply,
@@ -203,20 +233,27 @@ class _Top:
     sender: str  # lower-cased From address, "" if none
     sender_name: str
     message_id: str | None
+    subject: str
+    references: tuple[str, ...]  # In-Reply-To and References, oldest first
 
     @classmethod
     def read(cls, raw: bytes) -> _Top:
         structure, display = mailparse.read_top(raw)
         senders = mailparse.addresses(display, "from")
         sender, name = senders[0] if senders else ("", "")
-        return cls(structure, display, sender, name, mailparse.message_id(structure))
+        references = (
+            *mailparse.id_list(structure, "references"),
+            *mailparse.id_list(structure, "in-reply-to"),
+        )
+        subject = mailparse.subject(display)
+        return cls(structure, display, sender, name, mailparse.message_id(structure), subject, references)
 
     def envelope(self) -> dict[str, object]:
         """What the headers say, for mail we do not read further (flooded, quarantined)."""
         return {
             "from": self.sender,
             "from_name": self.sender_name[:SHORT_TEXT],
-            "subject": mailparse.subject(self.display)[:SHORT_TEXT],
+            "subject": self.subject[:SHORT_TEXT],
             "message_id": self.message_id or "",
             "to": ", ".join(a for a, _ in mailparse.addresses(self.display, "to"))[:SHORT_TEXT],
         }
@@ -273,9 +310,9 @@ def _submission(mail: inbound.InboundMail, *, public_key: str) -> Submission:
     key = public_key
     if key:
         try:
-            load_public_key(key)
+            parse_public_key(key)  # usable now: not expired or revoked since the mail offered it
         except OpenPGPError:
-            key = ""
+            key = ""  # a key problem must never stop a report
     return Submission(
         title=title,
         description=_body(mail),

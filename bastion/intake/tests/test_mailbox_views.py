@@ -18,6 +18,7 @@ from django.urls import reverse
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.intake.mail import views
+from bastion.reports.mail import message_id
 from bastion.reports.models import MailState, ReceivedMail, Report
 from bastion.reports.received import dedupe_digest
 from bastion.reports.services.inbound import MailFacts, file_mail_report, hold_mail, settle_held_mail
@@ -343,7 +344,9 @@ def test_a_released_reply_goes_to_the_report_it_answers(client_as, alice):
     report = file_mail_report(
         facts=first, submission=a_submission(), attachments=[], policy_version=1, acknowledge=False
     )
-    mail = flooded(headers=f"In-Reply-To: {first.envelope['message_id']}\r\n", body="One more thing.")
+    # It answers our acknowledgement: a Message-ID of ours is what proves a reply (see find_thread).
+    ours = message_id("report", report.uid)
+    mail = flooded(headers=f"In-Reply-To: {ours}\r\n", body="One more thing.")
 
     response = client_as(alice).post(urls(mail)["release"][1])
 

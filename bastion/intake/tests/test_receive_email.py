@@ -250,22 +250,67 @@ def test_a_reply_to_our_acknowledgement_lands_on_the_report():
     assert opened.messages[0].body == "Here is a second proof of concept."
 
 
-def test_a_reply_naming_the_tracking_id_lands_on_the_report():
+@pytest.mark.parametrize(
+    "names_it",
+    [
+        {"subject": "More on [{tracking_id}]"},
+        {"subject": "also", "References": "<first@researcher.example>"},  # her own earlier Message-ID
+    ],
+    ids=["tracking-id", "her-earlier-message-id"],
+)
+def test_a_reply_that_only_names_the_report_starts_a_new_one_and_says_why(names_it):
+    # Her address in From proves nothing: anyone can write it. Without one of our Message-IDs, DKIM
+    # for her domain or her key's signature, it must not go into her report.
     report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    mail.outbox.clear()
+    headers = {k: v.format(tracking_id=report.tracking_id) for k, v in names_it.items()}
 
-    received = receive(plain(subject=f"More on [{report.tracking_id}]", message_id="<third@r.example>"))
+    received = receive(plain(message_id="<third@r.example>", **headers))
 
-    assert received.outcome == Outcome.MESSAGE
+    assert received.outcome == Outcome.REPORT
+    assert not Message.objects.filter(report=report).exists()
+    (ack,) = outbox_to(rita.email)
+    assert "carried no proof that it came from you" in mail_text(ack)
 
 
-def test_a_reply_threads_on_the_reporters_own_earlier_message_ids_too():
+def test_a_reply_signed_by_the_reporters_key_on_file_lands_on_the_report(rita_gpg, rita_key):  # noqa: F811
     report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    update_reporter(report=report, actor=reporter_actor(report), public_key=rita_key.public)
+    signed_text = b'Content-Type: text/plain; charset="utf-8"\r\n\r\nA second proof of concept.\r\n'
+    signature = rita_gpg("--armor", "--detach-sign", "-u", rita_key.fingerprint, input=signed_text).stdout
+    subject = f"Re: [{report.tracking_id}]"
+    raw = mc.mail(mc.pgp_mime_signed(signed_text, signature), sender=rita.email, subject=subject)
 
-    received = receive(
-        plain(subject="also", message_id="<fourth@r.example>", References="<first@researcher.example>")
-    )
+    received = receive(raw)
 
     assert (received.outcome, received.tracking_id) == (Outcome.MESSAGE, report.tracking_id)
+    assert Message.objects.get(report=report).received_mail.signature == "good"
+
+
+def test_a_reply_to_a_shredded_report_starts_a_new_one_instead_of_failing():
+    report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    (ack,) = outbox_to(rita.email)
+    report.data_key.shred()
+
+    received = receive(plain(message_id="<late@r.example>", In_Reply_To=ack.extra_headers["Message-ID"]))
+
+    assert received.outcome == Outcome.REPORT
+    assert received.tracking_id != report.tracking_id
+
+
+def test_a_fault_of_ours_quarantines_the_mail_instead_of_failing_forever(monkeypatch):
+    from bastion.lib import inbound
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(inbound, "read_mail", broken)
+
+    received = receive(plain())
+
+    assert received.outcome == Outcome.QUARANTINED
+    assert ReceivedMail.objects.get().problem == "error"
+    assert mail.outbox == []  # no "we could not decrypt" notice for our own fault
 
 
 def test_someone_else_naming_a_tracking_id_starts_a_new_report_and_is_told_so():
@@ -330,14 +375,15 @@ def test_pgp_mime_mail_is_decrypted_its_signature_checked_and_answered_encrypted
 
 def test_an_encrypted_reply_threads_onto_the_report(rita_gpg, rita_key):  # noqa: F811
     report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
+    (ack,) = outbox_to(rita.email)
     inner = EmailMessage()
     inner["Subject"] = f"Re: [{report.tracking_id}]"
     inner.set_content("The fix in 4.3 does not cover /export.csv")
     raw = pgp_mime(encrypt_as_rita(rita_gpg, rita_key, inner.as_bytes()), message_id="<enc2@r.example>")
-    armored_subject = message_from_bytes(raw, policy=policy.default)
-    armored_subject.replace_header("Subject", f"Re: [{report.tracking_id}]")
+    answering = message_from_bytes(raw, policy=policy.default)
+    answering["In-Reply-To"] = ack.extra_headers["Message-ID"]
 
-    received = receive(armored_subject.as_bytes())
+    received = receive(answering.as_bytes())
 
     assert (received.outcome, received.tracking_id) == (Outcome.MESSAGE, report.tracking_id)
     message = Message.objects.get(report=report)
@@ -473,6 +519,7 @@ def reply_with_key(report: Report, key: str) -> bytes:
     msg["To"] = SECURITY
     msg["Subject"] = f"Re: [{report.tracking_id}] my key"
     msg["Message-ID"] = "<key@researcher.example>"
+    msg["In-Reply-To"] = f"<report.{report.uid}@bastion.example>"  # our acknowledgement's
     msg.set_content("Please encrypt to this key from now on.")
     msg.add_attachment(key.encode(), "application", "pgp-keys", filename="rita.asc")
     return msg.as_bytes()
@@ -582,8 +629,8 @@ def test_a_signature_over_tampered_content_is_stored_and_shown_bad(rita_gpg, rit
     tampered = signed_text.replace(b"attached", b"withdrawn")
     report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
     update_reporter(report=report, actor=reporter_actor(report), public_key=rita_key.public)
-    subject = f"Re: [{report.tracking_id}]"
-    raw = mc.mail(mc.pgp_mime_signed(tampered, signature), sender=rita.email, subject=subject)
+    answers_ack = f"In-Reply-To: <report.{report.uid}@bastion.example>"
+    raw = mc.mail(mc.pgp_mime_signed(tampered, signature), sender=rita.email, extra=[answers_ack])
 
     received = receive(raw)
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
+from bastion.lib.openpgp import OpenPGPError, load_public_key
 from bastion.reports import identifiers
 from bastion.reports.models import (
     Channel,
@@ -42,9 +44,6 @@ from bastion.worker.queue import enqueue_on_commit
 TRACKING_ID_IN_TEXT = re.compile(r"\bBST-[0-9A-Z]{10}\b")
 # Our own Message-IDs (reports.mail.message_id): <report.UUID@domain> and <message.UUID@domain>.
 _OUR_ID = re.compile(r"<(report|message)\.([0-9a-f-]{36})@[^>]+>")
-# How many of a sender's earlier reports are searched for their key: enough for a regular reporter,
-# few enough that a sender with hundreds of reports does not cost hundreds of key unwraps per mail.
-KNOWN_KEY_REPORTS = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +133,10 @@ def hold_mail(*, facts: MailFacts, state: MailState) -> ReceivedMail:
         if state == MailState.QUARANTINED:
             data = {"reason": facts.problem, "source": facts.source, "size": mail.size}
             record(event=Event.MAIL_QUARANTINED, actor=None, target=mail, data=data)
-            if not facts.no_reply and facts.envelope.get("from"):
+            # The notice explains how to re-send encrypted mail: only for mail we could not decrypt,
+            # not for a fault of ours ("error") or content the form would refuse ("rejected:...").
+            undecryptable = facts.problem != "error" and not facts.problem.startswith("rejected:")
+            if undecryptable and not facts.no_reply and facts.envelope.get("from"):
                 enqueue_on_commit(email_mail_quarantined, mail.pk)
     return mail
 
@@ -194,29 +196,83 @@ class Thread:
     """Where a reply belongs: ``report``, or None and a ``note`` saying why it starts a new one."""
 
     report: Report | None
-    note: str = ""  # "", "unmatched_reply" or "not_the_reporter"
+    note: str = ""  # "", "unmatched_reply", "not_the_reporter" or "unverified_reply"
 
 
-def find_thread(*, sender: str, subject: str, references: Sequence[str]) -> Thread:
-    """The report an email continues, judged by our Message-IDs it answers and tracking IDs it names.
+@dataclass(frozen=True)
+class _Candidate:
+    report: Report
+    ours: bool  # named by a Message-ID of a mail we sent to its reporter (an unguessable UUID)
 
-    A match counts only when the sender is that report's reporter (their address): a tracking ID is
-    not a secret, and knowing one must not let anyone write into someone else's report.
+
+def find_thread(
+    *,
+    sender: str,
+    subject: str,
+    references: Sequence[str],
+    dkim_domains: Sequence[str] = (),
+    signer: str | None = None,
+) -> Thread:
+    """The report an email continues: one whose reporter sent it, named by the mail and proven.
+
+    A tracking ID is not a secret and a From address is easy to forge, so a match by the sender's
+    address alone is not enough. The mail must also answer a Message-ID of ours (UUIDs only the
+    reporter's mailbox has seen), or carry a DKIM signature of the sender's domain, or be signed
+    (``signer``) by the key on file for that report's reporter. Reports whose key was shredded
+    take no more mail.
     """
-    candidates = _reports_referenced(references) + _reports_named(subject)
+    candidates = _referenced(references) + [_Candidate(r, ours=False) for r in _named(subject)]
     looks_like_reply = bool(references) or bool(TRACKING_ID_IN_TEXT.search(subject))
-    if not candidates:
-        return Thread(report=None, note="unmatched_reply" if looks_like_reply else "")
     senders = set(identifiers.email_digests(sender)) if sender else set()
-    for report in candidates:
-        if report.reporter.email_digest in senders:
-            return Thread(report=report)
-    return Thread(report=None, note="not_the_reporter")
+    theirs = [c for c in candidates if c.report.reporter.email_digest in senders]
+    for candidate in theirs:
+        if candidate.ours or _proven(candidate.report, sender, dkim_domains, signer):
+            return Thread(report=candidate.report)
+    if theirs:
+        return Thread(report=None, note="unverified_reply")
+    if candidates:
+        return Thread(report=None, note="not_the_reporter")
+    return Thread(report=None, note="unmatched_reply" if looks_like_reply else "")
 
 
-def _reports_referenced(references: Sequence[str]) -> list[Report]:
-    reports: list[Report] = []
-    for ref in reversed(references):  # the newest reference (In-Reply-To) first
+def thread_keys(*, sender: str, subject: str, references: Sequence[str]) -> list[str]:
+    """The keys on file for the reports this mail names from its sender: to check its signature.
+
+    Only the named reports' own keys: a key given with some other report for the same address
+    could have been planted there by anyone (neither the web form nor a From header proves an
+    address), and would then vouch for that person's forged mail.
+    """
+    senders = set(identifiers.email_digests(sender)) if sender else set()
+    candidates = _referenced(references) + [_Candidate(r, ours=False) for r in _named(subject)]
+    keys: list[str] = []
+    for candidate in candidates:
+        report = candidate.report
+        if report.reporter.email_digest in senders and report.reporter.public_key is not None:
+            armored = open_field(report.reporter, "public_key", key=report.data_key_plain())
+            if armored and armored not in keys:
+                keys.append(armored)
+    return keys
+
+
+def _proven(report: Report, sender: str, dkim_domains: Sequence[str], signer: str | None) -> bool:
+    if sender.rpartition("@")[2] in dkim_domains:
+        return True
+    if signer is None or report.reporter.public_key is None:
+        return False
+    armored = open_field(report.reporter, "public_key", key=report.data_key_plain()) or ""
+    try:
+        return load_public_key(armored).fingerprint == signer
+    except OpenPGPError:
+        return False
+
+
+def _live(query: QuerySet[Report]) -> list[Report]:
+    return [r for r in query.select_related("reporter", "data_key")[:3] if not r.data_key.is_destroyed]
+
+
+def _referenced(references: Sequence[str]) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for ref in reversed(references[-20:]):  # the newest reference (In-Reply-To) first
         match = _OUR_ID.fullmatch(ref.strip())
         if match is not None:
             kind, uid = match.groups()
@@ -225,37 +281,21 @@ def _reports_referenced(references: Sequence[str]) -> list[Report]:
                 if kind == "report"
                 else Report.objects.filter(messages__uid=uid)
             )
-            reports += list(query.select_related("reporter")[:1])
+            found += [_Candidate(r, ours=True) for r in _live(query)]
             continue
+        # The reporter's own earlier Message-IDs: often guessable, so they name but do not prove.
         digest = dedupe_digest(ref.strip(), b"")
-        earlier = ReceivedMail.objects.filter(dedupe_digest=digest, report__isnull=False).select_related(
-            "report__reporter"
-        )
-        reports += [m.report for m in earlier[:1] if m.report is not None]
-    return reports
+        earlier = Report.objects.filter(received_mails__dedupe_digest=digest)
+        found += [_Candidate(r, ours=False) for r in _live(earlier)]
+    return found
 
 
-def _reports_named(subject: str) -> list[Report]:
+def _named(subject: str) -> list[Report]:
     ids = TRACKING_ID_IN_TEXT.findall(subject)[:3]
     if not ids:
         return []
-    found = Report.objects.filter(tracking_id__in=ids).select_related("reporter")
+    found = _live(Report.objects.filter(tracking_id__in=ids))
     return sorted(found, key=lambda report: ids.index(report.tracking_id))
-
-
-def known_sender_keys(address: str) -> list[str]:
-    """The armored keys earlier reports from ``address`` gave, newest first (to verify its mail)."""
-    if not address:
-        return []
-    keys: list[str] = []
-    reports = Report.objects.for_email(address).select_related("reporter", "data_key")
-    for report in reports.exclude(reporter__public_key=None)[:KNOWN_KEY_REPORTS]:
-        if report.data_key.is_destroyed:
-            continue
-        armored = open_field(report.reporter, "public_key", key=report.data_key_plain())
-        if armored and armored not in keys:
-            keys.append(armored)
-    return keys
 
 
 def settle_held_mail(*, mail: ReceivedMail, actor: ActorArg, released: bool, ip: str | None = None) -> None:
