@@ -34,8 +34,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 
-from bastion.lib import mailparse, openpgp
-from bastion.lib.mailparse import DnsLookup, NoReplyReason, Span
+from bastion.lib import mailauth, mailparse, openpgp
+from bastion.lib.mailauth import DnsLookup
+from bastion.lib.mailparse import NoReplyReason, Span
 from bastion.lib.openpgp import PublicKey, SecretKey
 
 __all__ = [
@@ -165,7 +166,7 @@ def read_mail(
     reader.entity(mailparse.whole(raw), _Where())
     reader.judge()
     verdict, encryption, text = reader.verdict(), reader.encryption(), reader.text_view()  # these note too
-    dkim, dkim_domains = mailparse.dkim_result(raw, top, dns)
+    dkim, dkim_domains = mailauth.dkim_result(raw, top, dns)
     return InboundMail(
         message_id=mailparse.message_id(top),
         in_reply_to=mailparse.id_list(top, "in-reply-to"),
@@ -188,7 +189,7 @@ def read_mail(
         defects=tuple(reader.defects),
         dkim=dkim,
         dkim_domains=dkim_domains,
-        authentication_results=mailparse.trusted_results(top, trusted_authserv_ids),
+        authentication_results=mailauth.trusted_results(top, trusted_authserv_ids),
     )
 
 

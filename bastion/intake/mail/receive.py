@@ -32,7 +32,7 @@ from bastion.accounts.models import User
 from bastion.intake.flood import check_mail_flood
 from bastion.intake.mail.alerts import email_mail_flood_alert
 from bastion.intake.services import current_policy_version
-from bastion.lib import inbound, mailparse
+from bastion.lib import inbound, mailauth, mailparse
 from bastion.lib.openpgp import EngineError, OpenPGPError, load_public_key, parse_public_key
 from bastion.reports.errors import ReportRejected
 from bastion.reports.identifiers import email_digest
@@ -180,7 +180,7 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             sender_keys=lambda _address: _parsed(known),
             own_addresses=settings.MAIL_ADDRESSES,
             trusted_authserv_ids=settings.MAIL_TRUSTED_AUTHSERV_IDS,
-            dns=mailparse.system_dns() if settings.MAIL_DKIM_CHECK else None,
+            dns=mailauth.system_dns() if settings.MAIL_DKIM_CHECK else None,
         )
     except inbound.UndecryptableMail as exc:
         no_reply = mailparse.no_reply_reason(

@@ -29,7 +29,7 @@ from bastion.intake.mail.receive import (
     receive_email,
     release_held_mail,
 )
-from bastion.lib import mailparse, openpgp
+from bastion.lib import mailauth, openpgp
 from bastion.lib.tests import mailcorpus as mc
 from bastion.reports.models import Channel, MailState, Message, ReceivedMail, Report
 from bastion.reports.services import open_report, reporter_actor, update_reporter
@@ -544,7 +544,7 @@ def test_a_key_on_a_reply_dkim_signed_by_the_senders_domain_is_adopted(
     domain = rita.email.rpartition("@")[2].encode()
     settings.MAIL_DKIM_CHECK = True
     records = {b"sel._domainkey." + domain + b".": record}
-    monkeypatch.setattr(mailparse, "system_dns", lambda: lambda name, timeout=5: records.get(name))
+    monkeypatch.setattr(mailauth, "system_dns", lambda: lambda name, timeout=5: records.get(name))
     report = Report.objects.get(tracking_id=receive(plain()).tracking_id)
     raw = reply_with_key(report, rita_key.public)
     signed = dkim.sign(raw, b"sel", domain, pem, include_headers=[b"from", b"to", b"subject"]) + raw
