@@ -31,6 +31,8 @@ THREAD_NOTES = {
     "unmatched_reply": "Looked like a reply, but to no report we know: filed as a new report.",
     "not_the_reporter": "Named or answered a report, but the sender is not that report's reporter: "
     "filed as a new report.",
+    "unverified_reply": "Named one of the sender's reports, but without proof it came from them (no "
+    "Message-ID of ours, no DKIM for their domain, no signature by their key): filed as a new report.",
 }
 
 

@@ -275,3 +275,17 @@ def test_the_inbox_links_to_held_mail_with_how_much_waits(client_as, alice, db):
 
     assert f'href="{reverse("intake:mailbox")}"' in html
     assert "Held mail (2)" in html
+
+
+@pytest.mark.parametrize(
+    ("note", "shown"),
+    [
+        ("unmatched_reply", "to no report we know"),
+        ("not_the_reporter", "the sender is not that report&#x27;s reporter"),
+        ("unverified_reply", "without proof it came from them"),
+    ],
+)
+def test_why_a_reply_became_a_new_report_is_shown(client_as, alice, db, note, shown):
+    report = mailed_report(problem=note)
+
+    assert shown in client_as(alice).get(page(report)).content.decode()
