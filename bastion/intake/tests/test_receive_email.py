@@ -35,7 +35,7 @@ from bastion.reports.models import Channel, MailState, Message, ReceivedMail, Re
 from bastion.reports.services import open_report, reporter_actor, update_reporter
 from bastion.reports.services.inbound import open_received_mail, settle_held_mail
 from bastion.reports.tests.conftest import gpg, new_gpg, private_vault, rita_key  # noqa: F401 - fixtures
-from bastion.test import mail_text, rita
+from bastion.test import mail_text, rita, run_at_once
 from bastion.vault.orgkey import get_org_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,6 +148,16 @@ def test_the_same_message_delivered_twice_is_one_report():
     assert Report.objects.count() == 1
     assert ReceivedMail.objects.count() == 1
     assert first.outcome == Outcome.REPORT
+
+
+def test_the_same_message_delivered_twice_at_once_is_still_one_report():
+    raw = plain()
+
+    outcomes = run_at_once(lambda: receive(raw).outcome, times=3)
+
+    assert sorted(outcomes) == sorted([Outcome.REPORT, Outcome.DUPLICATE, Outcome.DUPLICATE])
+    assert Report.objects.count() == 1
+    assert ReceivedMail.objects.count() == 1
 
 
 def test_mail_without_a_message_id_is_deduplicated_by_its_bytes():

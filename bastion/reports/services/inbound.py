@@ -75,17 +75,20 @@ def file_mail_report(
     policy_version: int,
     acknowledge: bool,
 ) -> Report:
-    """A new report from an email, with the original kept; acknowledged unless ``acknowledge`` is False."""
-    with transaction.atomic():
-        result = submit_report(
-            submission=submission,
-            attachments=attachments,
-            channel=Channel.EMAIL,
-            policy_version=policy_version,
-            actor=None,
-            acknowledge=acknowledge,
-        )
-        _keep(facts, state=MailState.ACCEPTED, report=result.report, message=None)
+    """A new report from an email, with the original kept; acknowledged unless ``acknowledge`` is False.
+
+    The original is stored inside the report's own transaction (``on_stored``), so both commit or
+    neither does, while the report's sealing and signing still happen before it takes the lock.
+    """
+    result = submit_report(
+        submission=submission,
+        attachments=attachments,
+        channel=Channel.EMAIL,
+        policy_version=policy_version,
+        actor=None,
+        acknowledge=acknowledge,
+        on_stored=lambda report: _keep(facts, state=MailState.ACCEPTED, report=report, message=None),
+    )
     return result.report
 
 

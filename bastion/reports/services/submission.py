@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -200,6 +200,7 @@ def submit_report(
     ip: str | None = None,
     idempotency_key: str | None = None,
     acknowledge: bool = True,
+    on_stored: Callable[[Report], object] | None = None,
 ) -> SubmitResult:
     """Receive a report: sealed and signed, then stored and audited in one transaction; acknowledged after.
 
@@ -207,7 +208,9 @@ def submit_report(
     ``idempotency_key`` was used before with a different request. The same request sent again with
     the same key returns the first report with ``created=False`` and changes nothing. The reporter
     is acknowledged by mail (when an address was given) from a task enqueued on commit, unless
-    ``acknowledge`` is False (mail that must get no automatic reply, RFC 3834).
+    ``acknowledge`` is False (mail that must get no automatic reply, RFC 3834). ``on_stored(report)``
+    runs inside the transaction, after the report's rows, for what must commit with it (the email
+    a report came from); it is not called for a replayed request.
 
     The files are sealed and written, fsynced, before the transaction (sealing, writing and fsyncing
     measured 5-6 ms per MiB here, which SQLite's write lock need not wait for), and so before the
@@ -233,6 +236,7 @@ def submit_report(
         key_digest=key_digest,
         org_key=org_key,
         acknowledge=acknowledge,
+        on_stored=on_stored,
     )
     try:
         # The blob cleanup wraps both steps: a rollback (a replay included) deletes the files.
@@ -275,6 +279,7 @@ class _Draft:
     key_digest: str | None
     org_key: SecretKey = field(repr=False)
     acknowledge: bool = True
+    on_stored: Callable[[Report], object] | None = None
 
     def seal(self, *, files: Sequence[IncomingFile], batch: BlobBatch) -> _Sealed:
         """Seal the fields and files under a new data key and sign the receipt; no row is saved.
@@ -351,6 +356,8 @@ class _Draft:
             "has_public_key": reporter.has_public_key,
         }
         record(event=Event.REPORT_SUBMITTED, actor=actor, target=report, data=data, ip=ip)
+        if self.on_stored is not None:
+            self.on_stored(report)
         if reporter.has_email and self.acknowledge:
             enqueue_on_commit(email_acknowledgement, report.pk)
         return report
