@@ -19,9 +19,11 @@ it may work later (the MTA retries; nothing is lost), and 5xx with a text the se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import textwrap
+import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +32,7 @@ from typing import AnyStr, TypeVar
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from bastion.intake.mail import receive
 from bastion.intake.mail.receive import MailRefused, MailSource, TemporaryMailFailure
@@ -231,4 +233,23 @@ async def serve(
             transport.close()
         await asyncio.sleep(0.1)  # the closed sessions' tasks finish cancelling
         await server.wait_closed()
+        await _close_database_connections(executor)
         executor.shutdown(wait=False)
+
+
+async def _close_database_connections(executor: ThreadPoolExecutor) -> None:
+    """Close the database connection each delivery thread holds (Django keeps one per thread).
+
+    One closing task per thread: each waits at a barrier until all have started, so no thread can
+    take two of them. A thread still stuck in a delivery past the drain deadline breaks the barrier
+    (the others close theirs anyway) and keeps its connection until the process ends.
+    """
+    barrier = threading.Barrier(DELIVERY_THREADS)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=DRAIN_SECONDS)
+        connections.close_all()
+
+    closing = [asyncio.wrap_future(executor.submit(close)) for _ in range(DELIVERY_THREADS)]
+    await asyncio.wait(closing, timeout=DRAIN_SECONDS + 1)
