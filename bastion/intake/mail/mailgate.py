@@ -15,6 +15,9 @@ the same delivery through ``smtplib``                             90 ms
 ``django.setup()`` + importing the intake and report services  1117 ms
 =============================================================  ==========
 
+Run as a bare script without site-packages (``python -I -S .../mailgate.py``, as the README's
+Postfix example does), it starts in about 32 ms: the module needs only the standard library.
+
 So a full start would cost 19 times the thin client before storing anything (RT's Perl mailgate,
 for comparison, takes 58 ms just to start; STACK-NOTES.md). ``smtplib`` alone added 30 ms (it
 imports ``ssl`` and much of ``email``), hence the few lines of client LMTP below: greeting, LHLO,
