@@ -37,7 +37,8 @@ class NewPasswordForm(_Form):
     )
 
     def account_email(self) -> str:
-        raise NotImplementedError
+        """The address of the account being made: the form's own email field, where it has one."""
+        return str(self.cleaned_data.get("email", ""))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -65,9 +66,6 @@ class SetupForm(NewPasswordForm):
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError("An account with this address already exists.")
         return email
-
-    def account_email(self) -> str:
-        return str(self.cleaned_data.get("email", ""))
 
 
 class AcceptInvitationForm(NewPasswordForm):

@@ -28,6 +28,7 @@ GOOD only when every piece of content (text, HTML, attachment) sits under a good
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -205,13 +206,14 @@ class _Verdict:
 _UNJUDGED = _Verdict(SignatureStatus.NONE)
 
 
-class _Check:
+class _Check(abc.ABC):
     """A signature over some content; ``judge`` runs after the walk, with every key."""
 
     verdict = _UNJUDGED
 
+    @abc.abstractmethod
     def judge(self, reader: _Reader, keys: list[PublicKey]) -> _Verdict:
-        raise NotImplementedError
+        """The verdict on this signature, given every key known once the whole mail was read."""
 
 
 def _by_issuer(issuers: Sequence[str] | None, keys: list[PublicKey]) -> _Verdict:
