@@ -20,9 +20,9 @@ from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
 from bastion.vault._files import create_private_file, fsync_dir, private_dir
+from bastion.vault._pluggable import from_setting
 from bastion.vault.errors import MasterKeyUnavailable
 
 # 256-bit keys: AES-256 for wrapping, and a comfortable margin against multi-target attacks.
@@ -224,12 +224,5 @@ class EnvKeyProvider:
 
 def get_key_provider() -> KeyProvider:
     """The provider named by ``VAULT_KEY_PROVIDER`` (a dotted path to a class with ``from_settings``)."""
-    dotted = settings.VAULT_KEY_PROVIDER
-    try:
-        factory = import_string(dotted)
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"VAULT_KEY_PROVIDER: cannot import {dotted!r}") from exc
-    provider = factory.from_settings()
-    if not isinstance(provider, KeyProvider):
-        raise ImproperlyConfigured(f"VAULT_KEY_PROVIDER: {dotted!r} does not give a KeyProvider")
-    return provider
+    made: KeyProvider = from_setting("VAULT_KEY_PROVIDER", KeyProvider)
+    return made

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
 from bastion.vault._files import create_private_file, fsync_dir, private_dir
+from bastion.vault._pluggable import from_setting
 
 DEFAULT_STORAGE = "bastion.vault.storage.FileSystemBlobStorage"
 COPY_CHUNK = 64 * 1024
@@ -143,12 +142,5 @@ class FileSystemBlobStorage:
 
 def get_blob_storage() -> BlobStorage:
     """The storage named by ``VAULT_BLOB_STORAGE`` (a dotted path to a class with ``from_settings``)."""
-    dotted = settings.VAULT_BLOB_STORAGE
-    try:
-        factory = import_string(dotted)
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"VAULT_BLOB_STORAGE: cannot import {dotted!r}") from exc
-    storage = factory.from_settings()
-    if not isinstance(storage, BlobStorage):
-        raise ImproperlyConfigured(f"VAULT_BLOB_STORAGE: {dotted!r} does not give a BlobStorage")
-    return storage
+    made: BlobStorage = from_setting("VAULT_BLOB_STORAGE", BlobStorage)
+    return made
