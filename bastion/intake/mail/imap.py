@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import traceback
 from dataclasses import dataclass
 from typing import Literal
 
@@ -149,12 +148,8 @@ def _receive_one(mailbox: BaseMailBox, uid: str) -> Disposition:
     except TemporaryMailFailure:
         return "deferred"
     except Exception as exc:
-        # Not committed: it stays, and the next poll tries again. Class and frames only: an
-        # exception's message may quote the mail.
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        logger.error(
-            "IMAP message uid %s failed (%s); left for the next poll\n%s", uid, type(exc).__qualname__, frames
-        )
+        # Not committed: it stays, and the next poll tries again.
+        receive.log_fault(logger, f"IMAP message uid {uid}", exc, then="left for the next poll")
         return "deferred"
     return "received"
 

@@ -24,7 +24,6 @@ import logging
 import socket
 import textwrap
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import AnyStr, TypeVar
@@ -92,8 +91,7 @@ def _with_fresh_connections(func: Callable[[], T]) -> T:
 
 
 def _log_failure(what: str, exc: BaseException) -> None:
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("%s failed (%s); answered 451\n%s", what, type(exc).__qualname__, frames)
+    receive.log_fault(logger, what, exc, then="answered 451")
 
 
 class IntakeHandler:

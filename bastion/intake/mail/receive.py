@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import io
 import logging
+import traceback
 from dataclasses import dataclass, replace
 from email.message import Message
 
@@ -90,6 +91,12 @@ class MailRefused(Exception):
     """Permanent refusal (over the size limit). ``str()`` is the bounce text for the sender."""
 
 
+def log_fault(log: logging.Logger, what: str, exc: BaseException, *, then: str) -> None:
+    """Log a failure by its class and frames only: an exception's message may quote the mail."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s failed (%s); %s\n%s", what, type(exc).__qualname__, then, frames)
+
+
 def accepts_recipient(address: str) -> bool:
     """Whether we take mail for ``address`` (LMTP refuses others at RCPT)."""
     wanted = address.strip().strip("<>").lower()
@@ -122,7 +129,7 @@ def receive_email(raw: bytes, *, source: MailSource, recipient: str | None = Non
     except Exception as exc:
         # A fault of ours this mail would hit on every retry: failing temporarily forever would
         # lose it once the MTA gives up (and stall an IMAP poll behind it). Keep it for staff.
-        logger.exception("Reading an email failed (%s); it is quarantined", type(exc).__name__)
+        log_fault(logger, "Reading an email", exc, then="it is quarantined")
         return _quarantine_after_fault(raw, source, top, digest)
 
 

@@ -308,11 +308,13 @@ def test_a_reply_to_a_shredded_report_starts_a_new_one_instead_of_failing():
     assert received.tracking_id != report.tracking_id
 
 
-def test_a_fault_of_ours_quarantines_the_mail_instead_of_failing_forever(monkeypatch):
+def test_a_fault_of_ours_quarantines_the_mail_instead_of_failing_forever(monkeypatch, caplog):
     from bastion.lib import inbound
 
+    secret = "CANARY-" + "fault-7c1e"  # built, so the traceback's source line does not show it
+
     def broken(*args, **kwargs):
-        raise RuntimeError("a bug")
+        raise RuntimeError(f"a bug quoting the mail: {secret}")
 
     monkeypatch.setattr(inbound, "read_mail", broken)
 
@@ -321,6 +323,8 @@ def test_a_fault_of_ours_quarantines_the_mail_instead_of_failing_forever(monkeyp
     assert received.outcome == Outcome.QUARANTINED
     assert ReceivedMail.objects.get().problem == "error"
     assert mail.outbox == []  # no "we could not decrypt" notice for our own fault
+    assert "RuntimeError" in caplog.text
+    assert "CANARY-fault-7c1e" not in caplog.text  # class and frames only, never the message
 
 
 def test_someone_else_naming_a_tracking_id_starts_a_new_report_and_is_told_so():
