@@ -108,6 +108,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=True, help_text="Deactivated staff cannot sign in; their history stays attributed to them."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # The on-call rota: who takes over this person's reports when a response target is about to
+    # be missed, and whether they are on duty now (round-robin auto-assignment picks among those).
+    backup = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="backing_up"
+    )
+    on_duty = models.BooleanField(default=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -260,3 +267,52 @@ class Invitation(models.Model):
 
     def token_matches(self, token: str) -> bool:
         return tokens.invitation_token_matches(self.pk, self.nonce, token)
+
+
+class ApiScope(models.TextChoices):
+    """What a personal API token may do; a token holds one or more."""
+
+    REPORTS_READ = "reports:read", "Read reports (list, open, including content)"
+    REPORTS_WRITE = "reports:write", "Change reports (status, assignee, scoring, labels)"
+    MESSAGES_WRITE = "messages:write", "Post replies and internal notes"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    """Sets of API tokens."""
+
+    def usable(self) -> ApiTokenQuerySet:
+        """Tokens that still open the API: not revoked, not expired, owner active."""
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal API token: shown once, stored only as a hash, scoped, revocable, audited on use.
+
+    ``prefix`` (the first characters of the token, stored in clear) lets a person tell their
+    tokens apart in the profile page and in the audit trail without the secret.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"API token {self.prefix}… of {self.user_id}"
+
+    def allows(self, scope: ApiScope | str) -> bool:
+        """Whether this token carries ``scope``."""
+        return ApiScope(scope).value in self.scopes

@@ -56,6 +56,24 @@ class Event(models.TextChoices):
     REPORT_VIEWED = "report.viewed", "Report viewed"
     REPORTER_UPDATED = "report.reporter_updated", "Reporter details updated"
 
+    # --- triage: working a report (data: ids, states, vectors, amounts; never content) ---
+    API_TOKEN_CREATED = "triage.api_token_created", "API token created"
+    API_TOKEN_REVOKED = "triage.api_token_revoked", "API token revoked"
+    API_TOKEN_USED = "triage.api_token_used", "API token used"
+    BOUNTY_APPROVED = "triage.bounty_approved", "Bounty award approved"
+    BOUNTY_ASSESSED = "triage.bounty_assessed", "Bounty eligibility assessed"
+    BOUNTY_PAID = "triage.bounty_paid", "Bounty marked paid"
+    BOUNTY_PROPOSED = "triage.bounty_proposed", "Bounty award proposed"
+    CLOCK_BREACHED = "triage.clock_breached", "Response target breached"
+    CLOCK_ESCALATED = "triage.clock_escalated", "Response target escalated to backup"
+    DUPLICATES_SEARCHED = "triage.duplicates_searched", "Duplicate candidates compared"
+    PROGRAM_UPDATED = "triage.program_updated", "Program terms updated"
+    REPORT_ASSIGNED = "triage.report_assigned", "Report assigned"
+    REPORT_CLASSIFIED = "triage.report_classified", "Report scored or classified"
+    REPORT_EXPORTED_PUBLIC = "triage.report_exported_public", "Report handed over as a public bug"
+    REPORT_MARKED_DUPLICATE = "triage.report_marked_duplicate", "Report marked as duplicate"
+    REPORTS_SEARCHED = "triage.reports_searched", "Report contents searched"
+
     # --- staff: the team, invitations and roles ---
     INVITATION_ACCEPTED = "staff.invitation_accepted", "Invitation accepted"
     INVITATION_REJECTED = "staff.invitation_rejected", "Invitation link rejected"

@@ -55,3 +55,21 @@ class TransitionRefused(ValidationError):
             f"A report cannot move from {current} to {target}. From {current} it can move to: {options}.",
             code="transition_refused",
         )
+
+
+class StaleEdit(ValidationError):
+    """Someone else changed the report since this edit's form (or API read) was loaded (HTTP 409).
+
+    Nothing was saved: the edit carried ``expected`` as the report's version, and it is now
+    ``current``. Reload, look at their change, and make yours again if it still applies.
+    """
+
+    def __init__(self, expected: int, current: int) -> None:
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"Someone else changed this report while you were editing it (you had version {expected}, "
+            f"it is now at version {current}). Nothing was saved: reload the report, check their "
+            "change, then make yours again.",
+            code="stale_edit",
+        )

@@ -17,6 +17,7 @@ class Status(models.TextChoices):
     NEW = "new", "New"
     NEEDS_MORE_INFO = "needs_more_info", "Needs more information"
     TRIAGED = "triaged", "Triaged"
+    RETESTING = "retesting", "Retesting"
     RESOLVED = "resolved", "Resolved"
     INFORMATIVE = "informative", "Informative"
     DUPLICATE = "duplicate", "Duplicate"
@@ -30,12 +31,22 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset({Status.NEEDS_MORE_INFO, Status.TRIAGED, *_CLOSE_UNTRIAGED}),
     # Back to NEW when the reporter has answered and the report goes back into the inbox.
     Status.NEEDS_MORE_INFO: frozenset({Status.NEW, Status.TRIAGED, *_CLOSE_UNTRIAGED}),
-    # Once verified, a report is real: it can no longer be spam, and only now can it be resolved.
+    # Once verified, a report is real: it can no longer be spam, and only now can it be resolved
+    # (directly, or after the reporter or staff retest the fix).
     Status.TRIAGED: frozenset(
-        {Status.NEEDS_MORE_INFO, Status.RESOLVED, Status.INFORMATIVE, Status.DUPLICATE, Status.NOT_APPLICABLE}
+        {
+            Status.NEEDS_MORE_INFO,
+            Status.RETESTING,
+            Status.RESOLVED,
+            Status.INFORMATIVE,
+            Status.DUPLICATE,
+            Status.NOT_APPLICABLE,
+        }
     ),
+    # A fix is being checked: it holds (resolved), or it does not and work goes on (triaged).
+    Status.RETESTING: frozenset({Status.TRIAGED, Status.NEEDS_MORE_INFO, Status.RESOLVED}),
     # Reopened: the fix was incomplete or regressed. It was verified once, so it stays triaged.
-    Status.RESOLVED: frozenset({Status.TRIAGED}),
+    Status.RESOLVED: frozenset({Status.TRIAGED, Status.RETESTING}),
     Status.INFORMATIVE: frozenset({Status.NEW, Status.TRIAGED}),
     Status.DUPLICATE: frozenset({Status.NEW, Status.TRIAGED}),
     Status.NOT_APPLICABLE: frozenset({Status.NEW, Status.TRIAGED}),

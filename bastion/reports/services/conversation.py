@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied
@@ -12,7 +13,7 @@ from django.db import transaction
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.lib.openpgp import OpenPGPError, load_public_key
-from bastion.reports import receipts
+from bastion.reports import clocks, receipts
 from bastion.reports.errors import ReportRejected
 from bastion.reports.models import (
     Attachment,
@@ -147,9 +148,21 @@ def post_message(
             file_data = {"message": str(message.uid), "size": item.attachment.size}
             add_timeline(report, TimelineKind.ATTACHMENT_ADDED, public=public, **file_data)
             record(event=Event.ATTACHMENT_ADDED, actor=actor, target=item.attachment, data=file_data, ip=ip)
-        if kind == AuthorKind.STAFF and public and report.reporter.has_email:
-            enqueue_on_commit(email_staff_reply, message.pk)
+        if kind == AuthorKind.STAFF and public:
+            _note_first_response(report, message.created_at)
+            if report.reporter.has_email:
+                enqueue_on_commit(email_staff_reply, message.pk)
+        elif kind == AuthorKind.REPORTER:
+            clocks.on_reporter_message(report, at=message.created_at)
     return message
+
+
+def _note_first_response(report: Report, at: datetime) -> None:
+    """A reporter-visible staff reply answers the reporter: first response is met (once, for metrics)."""
+    if report.first_response_at is None:
+        Report.objects.filter(pk=report.pk, first_response_at__isnull=True).update(first_response_at=at)
+        report.first_response_at = at
+    clocks.on_staff_reply(report, at=at)
 
 
 def open_report(*, report: Report, actor: ActorArg, ip: str | None = None) -> OpenedReport:

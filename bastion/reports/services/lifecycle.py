@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
+from bastion.reports import clocks
 from bastion.reports.errors import TransitionRefused
 from bastion.reports.models import Message, Report, Reporter, TimelineKind, Visibility
 from bastion.reports.sealing import seal_field
-from bastion.reports.services._shared import add_timeline, require_reporter_or_staff, require_staff_reader
+from bastion.reports.services._shared import (
+    add_timeline,
+    is_system,
+    require_reporter_or_staff,
+    require_staff_reader,
+)
+from bastion.reports.services.casework import locked_for_edit
 from bastion.reports.services.conversation import post_message
 from bastion.reports.services.submission import clean_credit, clean_public_key, clean_time_zone
 from bastion.reports.tasks import email_status_change
-from bastion.reports.workflow import Status, allowed_next, can_transition
+from bastion.reports.workflow import Status, allowed_next, can_transition, is_closed
 from bastion.worker.queue import enqueue_on_commit
 
 
@@ -31,29 +39,50 @@ class StatusChange:
 
 
 def change_status(
-    *, report: Report, to: Status | str, actor: ActorArg, note: str | None = None, ip: str | None = None
+    *,
+    report: Report,
+    to: Status | str,
+    actor: ActorArg,
+    reporter_message: str | None = None,
+    note: str | None = None,
+    expected_version: int | None = None,
+    ip: str | None = None,
 ) -> StatusChange:
     """Move ``report`` to ``to`` if the workflow allows it from where it is now; TransitionRefused if not.
 
-    Triagers and admins only. The row is locked while the move is checked, so two staff changing
-    the status at once cannot both move from the same state (the second sees the first's result).
-    A ``note`` is kept as an internal note. The reporter sees the change on their timeline, and is
-    told by mail (encrypted to their key, or signed) when they gave an address.
+    Triagers and admins, or ``Actor.system()`` (the scheduler closing a report left waiting). The row
+    is locked and its version checked (``StaleEdit`` when ``expected_version`` is not current), so
+    two staff changing the status at once cannot both move from the same state.
+    ``reporter_message`` is the reporter-facing text that goes with the move (from a canned
+    response, edited): it is posted as a public reply, so the reporter reads it in the portal and
+    by mail, and the plain "status changed" mail is not sent as well. ``note`` is kept as an
+    internal note. The clocks follow the move (paused while waiting on the reporter, met on triage,
+    stopped on close).
     """
-    require_staff_reader(actor)
+    # Bastion itself must say so (Actor.system()): a forgotten actor (None) is refused.
+    if actor is None or not is_system(actor):
+        require_staff_reader(actor)
     target = Status(to)
     with transaction.atomic():
-        locked = Report.objects.select_for_update().get(pk=report.pk)
+        locked = locked_for_edit(report, expected_version=expected_version)
         previous = Status(locked.status)
         if not can_transition(previous, target):
             raise TransitionRefused(previous.value, target.value, [s.value for s in allowed_next(previous)])
-        locked.status = target
-        locked.save(update_fields=["status"])
-        report.status = target
+        now = timezone.now()
+        updates = _milestones(locked, previous, target, now)
+        Report.objects.filter(pk=locked.pk).update(status=target, **updates)
+        for name, value in {"status": target, **updates}.items():
+            setattr(locked, name, value)
+            setattr(report, name, value)
         change = {"from": previous.value, "to": target.value}
         add_timeline(locked, TimelineKind.STATUS_CHANGED, public=True, **change)
         record(event=Event.REPORT_STATUS_CHANGED, actor=actor, target=locked, data=change, ip=ip)
-        if locked.reporter.has_email:
+        clocks.on_status_change(locked, previous=previous, current=target, at=now)
+        if reporter_message and reporter_message.strip():
+            post_message(
+                report=locked, body=reporter_message, visibility=Visibility.PUBLIC, actor=actor, ip=ip
+            )
+        elif locked.reporter.has_email:
             enqueue_on_commit(email_status_change, locked.pk, previous.value, target.value)
         message = None
         if note and note.strip():
@@ -61,6 +90,18 @@ def change_status(
                 report=locked, body=note, visibility=Visibility.INTERNAL, actor=actor, ip=ip
             )
     return StatusChange(report=report, previous=previous, current=target, note=message)
+
+
+def _milestones(report: Report, previous: Status, target: Status, now: datetime) -> dict[str, object]:
+    """The dates a move sets for the metrics: first triage, and closing (cleared again on reopen)."""
+    updates: dict[str, object] = {}
+    if target == Status.TRIAGED and report.triaged_at is None:
+        updates["triaged_at"] = now
+    if is_closed(target) and not is_closed(previous):
+        updates["closed_at"] = now
+    elif is_closed(previous) and not is_closed(target):
+        updates["closed_at"] = None
+    return updates
 
 
 def update_reporter(

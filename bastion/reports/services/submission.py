@@ -16,7 +16,7 @@ from bastion.accounts.models import validate_time_zone
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.lib.openpgp import KeyRejected, PublicKey, SecretKey, parse_public_key
-from bastion.reports import identifiers, receipts
+from bastion.reports import clocks, identifiers, receipts
 from bastion.reports.errors import IdempotencyConflict, ReportRejected
 from bastion.reports.models import (
     Attachment,
@@ -37,6 +37,7 @@ from bastion.reports.services._shared import (
     clean_text,
     seal_files,
 )
+from bastion.reports.services.casework import auto_assign
 from bastion.reports.services.portal import portal_url
 from bastion.reports.tasks import email_acknowledgement
 from bastion.vault.models import DataKey
@@ -356,6 +357,8 @@ class _Draft:
             "has_public_key": reporter.has_public_key,
         }
         record(event=Event.REPORT_SUBMITTED, actor=actor, target=report, data=data, ip=ip)
+        clocks.start_clocks(report, at=report.received_at)
+        auto_assign(report)
         if self.on_stored is not None:
             self.on_stored(report)
         if reporter.has_email and self.acknowledge:

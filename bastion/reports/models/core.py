@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from bastion.accounts.models import validate_time_zone
 from bastion.reports import identifiers
+from bastion.reports.models.casework import Severity
 from bastion.reports.workflow import Status
 
 
@@ -129,10 +130,58 @@ class Report(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
 
+    # --- triage: clear metadata the inbox filters on (see casework.py); written by the services ---
+    # NULL program: the default one (Program.objects.default()); an asset's program wins.
+    program = models.ForeignKey(
+        "reports.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    asset = models.ForeignKey(
+        "reports.Asset", on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_reports",
+    )
+    labels = models.ManyToManyField("reports.Label", blank=True, related_name="reports")
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True, default="")
+    # Severity follows the CVSS score unless staff set it by hand, with a (sealed) reason.
+    severity_overridden = models.BooleanField(default=False)
+    severity_reason = models.BinaryField(null=True)  # sealed
+    cvss_v3 = models.CharField("CVSS 3.1 vector", max_length=200, blank=True)
+    cvss_v4 = models.CharField("CVSS 4.0 vector", max_length=300, blank=True)
+    cvss_score = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    cwe_id = models.PositiveIntegerField("CWE", null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
+    )
+    # The duplicate's reporter shares the original's credit (the advisory names both).
+    duplicate_credit = models.BooleanField(default=False)
+    # Bumped by every staff edit: a form or API call carrying an older version is a stale edit.
+    version = models.PositiveIntegerField(default=1)
+    # The earliest due time among the report's running clocks (NULL: none running).
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    breached_at = models.DateTimeField(null=True, blank=True)  # first breach of any target
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Closed and handed to an ordinary issue tracker as a public bug (scrubbed export).
+    public_bug_at = models.DateTimeField(null=True, blank=True)
+
     objects = ReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        # One per inbox filter, newest first: a filtered page at a million rows is an index walk.
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="report_status_recent"),
+            models.Index(fields=["assignee", "-received_at"], name="report_assignee_recent"),
+            models.Index(fields=["severity", "-received_at"], name="report_severity_recent"),
+            models.Index(fields=["asset", "-received_at"], name="report_asset_recent"),
+            models.Index(fields=["channel", "-received_at"], name="report_channel_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.tracking_id
@@ -238,6 +287,13 @@ class TimelineKind(models.TextChoices):
     REPORTER_UPDATED = "reporter_updated", "Reporter details updated"
     PORTAL_LINK_ROTATED = "portal_link_rotated", "Portal link replaced"
     DELETION_REQUESTED = "deletion_requested", "Deletion requested"
+    # Triage. Staff-only entries (public=False) show on the report page, never in the portal.
+    ASSIGNED = "assigned", "Assigned"
+    CLASSIFIED = "classified", "Severity and classification changed"
+    CLOCK_BREACHED = "clock_breached", "Response target missed"
+    MARKED_DUPLICATE = "marked_duplicate", "Marked as a duplicate"
+    BOUNTY_DECIDED = "bounty_decided", "Bounty decision"
+    PUBLIC_BUG = "public_bug", "Handed over as a public bug"
 
 
 class TimelineEntryQuerySet(models.QuerySet["TimelineEntry"]):

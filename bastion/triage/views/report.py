@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import cast
 
 from axes.helpers import get_client_ip_address
+from django import forms
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -35,12 +36,12 @@ from bastion.reports.errors import ReportRejected, TransitionRefused
 from bastion.reports.models import ReceivedMail, Report, Visibility
 from bastion.reports.services import IncomingFile, change_status, open_attachment, open_report, post_message
 from bastion.reports.services.inbound import open_received_mail
-from bastion.reports.services.mail_view import held_mail, mail_details, mail_number
+from bastion.reports.services.mail_view import mail_details, mail_number
 from bastion.reports.workflow import Status, allowed_next
-from bastion.triage.access import attachment_for, inbox_rows, report_for
-from bastion.triage.forms import InboxFilterForm, NoteForm, ReplyForm, StatusForm
+from bastion.triage.access import attachment_for, report_for
+from bastion.triage.forms import NoteForm, ReplyForm, StatusForm
+from bastion.triage.panels import PANELS
 
-PAGE_SIZE = 50
 # Path separators, quotes and control characters: a download name is a name, never a path.
 _UNSAFE_FILENAME = re.compile(r'[\\/"\x00-\x1f\x7f]')
 
@@ -59,30 +60,22 @@ def safe_filename(name: str) -> str:
     return _UNSAFE_FILENAME.sub("_", name).strip().lstrip(".") or "attachment"
 
 
-@never_cache
-@triager_required
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    """Reports newest first, 50 a page, filtered by status; metadata only (see the module docstring)."""
-    form = InboxFilterForm(request.GET)
-    rows = inbox_rows(request.user)
-    if form.is_valid() and form.cleaned_data["status"]:
-        rows = rows.filter(status=form.cleaned_data["status"])
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")) if form.is_valid() else None
-    context = {"form": form, "page": page, "held_mail_count": held_mail().count()}
-    return render(request, "triage/inbox.html", context)
-
-
-def _render_report(
+def render_report(
     request: HttpRequest,
     report: Report,
     *,
     reply_form: ReplyForm | None = None,
     note_form: NoteForm | None = None,
     status_form: StatusForm | None = None,
+    bound: Mapping[str, forms.Form] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The report page, opened (and so audited) for ``request.user``, with any bound forms' errors."""
+    """The report page, opened (and so audited) for ``request.user``, with any bound forms' errors.
+
+    Each side panel (clocks, scoring, duplicates, bounty, assignment) adds its own context through
+    :data:`bastion.triage.panels.PANELS`; ``bound`` carries a panel's form back with its errors,
+    keyed by the panel's name.
+    """
     opened = open_report(report=report, actor=request.user, ip=_ip(request))
     # The emails' envelopes are part of the read open_report just recorded (see mail_view).
     mails = mail_details(report, report.data_key_plain())
@@ -97,6 +90,8 @@ def _render_report(
         "note_form": note_form or NoteForm(),
         "status_form": (status_form or StatusForm()).offer(allowed_next(report.status)),
     }
+    for panel in PANELS:
+        context.update(panel(request, report, bound or {}))
     return render(request, "triage/report.html", context, status=status)
 
 
@@ -106,7 +101,7 @@ def _render_report(
 def report_page(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """One report, decrypted for this staff member; the opening is audited as REPORT_VIEWED."""
     report = report_for(request.user, tracking_id)
-    return _render_report(request, report)
+    return render_report(request, report)
 
 
 @never_cache
@@ -180,7 +175,7 @@ def reply(request: HttpRequest, tracking_id: str) -> HttpResponse:
             messages.success(request, "Reply sent. The reporter has been told by email.")
             return _back(report, "conversation")
     messages.error(request, "The reply was not sent: see the reply form below.")
-    return _render_report(request, report, reply_form=form, status=400)
+    return render_report(request, report, reply_form=form, status=400)
 
 
 @never_cache
@@ -205,7 +200,7 @@ def note(request: HttpRequest, tracking_id: str) -> HttpResponse:
             messages.success(request, "Internal note added.")
             return _back(report, "conversation")
     messages.error(request, "The note was not added: see the note form below.")
-    return _render_report(request, report, note_form=form, status=400)
+    return render_report(request, report, note_form=form, status=400)
 
 
 @never_cache
@@ -233,4 +228,4 @@ def status(request: HttpRequest, tracking_id: str) -> HttpResponse:
             messages.success(request, f"Status changed from {previous} to {current}.")
             return _back(report, "status")
     messages.error(request, "The status was not changed: see the status form below.")
-    return _render_report(request, report, status_form=form, status=400)
+    return render_report(request, report, status_form=form, status=400)
