@@ -4,6 +4,11 @@ from django.urls import include, path
 
 from bastion import views
 from bastion.intake.api import api
+from bastion.triage.api import router as staff_router
+
+# One NinjaAPI, one OpenAPI document (/api/v1/openapi.json): the reporter API and, under /staff/,
+# the staff API. Routers must be added before api.urls is first read.
+api.add_router("/staff/", staff_router)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from bastion.accounts import views
+from bastion.accounts import token_views, views
 
 app_name = "accounts"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("setup/<str:token>/", views.setup, name="setup"),
     path("invitation/<int:invitation_id>/<str:token>/", views.accept_invitation, name="invitation"),
     path("profile/", views.profile, name="profile"),
+    path("profile/api-tokens/", token_views.create, name="create_api_token"),
+    path("profile/api-tokens/<int:token_id>/revoke/", token_views.revoke, name="revoke_api_token"),
     path("team/", views.team, name="team"),
     path("team/invite/", views.invite, name="invite"),
     path("team/<int:user_id>/role/", views.change_role, name="change_role"),

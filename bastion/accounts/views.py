@@ -27,6 +27,7 @@ from bastion.accounts.errors import LinkRejected
 from bastion.accounts.forms import AcceptInvitationForm, InviteForm, ProfileForm, RoleForm, SetupForm
 from bastion.accounts.models import Invitation, Role, User
 from bastion.accounts.permissions import admin_required
+from bastion.accounts.token_views import api_token_section
 
 # The backend that signs in the account a setup or invitation link has just created.
 _LOGIN_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -162,7 +163,7 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    """The signed-in staff member's name, time zone, MFA devices and password link."""
+    """The signed-in staff member's name, time zone, MFA devices, password link and API tokens."""
     user = _staff(request)
     form = ProfileForm(
         request.POST or None, initial={"full_name": user.full_name, "time_zone": user.time_zone}
@@ -178,7 +179,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
     authenticators = Authenticator.objects.filter(user_id=user.pk).order_by("type", "created_at")
-    return render(request, "accounts/profile.html", {"form": form, "authenticators": authenticators})
+    context = {"form": form, "authenticators": authenticators, **api_token_section(user)}
+    return render(request, "accounts/profile.html", context)
 
 
 def _staff(request: HttpRequest) -> User:

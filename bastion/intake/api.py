@@ -36,10 +36,13 @@ from bastion.reports.models import Channel
 from bastion.reports.services import IncomingFile, Submission, report_for_portal_token
 
 api = NinjaAPI(
-    title="Bastion reporter API",
+    title="Bastion API",
     version="1",
     urls_namespace="api-v1",
-    description='Submit vulnerability reports and follow them. Errors are JSON {"detail": "..."}.',
+    description=(
+        "Reporters submit vulnerability reports and follow them (no account). Staff work them under "
+        '/staff/ with a personal API token (Authorization: Bearer ...). Errors are JSON {"detail": "..."}.'
+    ),
 )
 
 

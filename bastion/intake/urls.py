@@ -2,13 +2,14 @@
 
 from django.urls import include, path
 
-from bastion.intake import report_views, views
+from bastion.intake import report_views, stats_views, views
 
 app_name = "intake"
 
 urlpatterns = [
     path("security", views.policy, name="policy"),
     path("security/challenge", views.challenge, name="challenge"),
+    path("security/stats", stats_views.stats, name="stats"),
     path("security/policy/edit", views.edit_policy, name="edit_policy"),
     path("security/report", report_views.report, name="report"),
     path("security/report/received/<str:tracking_id>", report_views.received, name="received"),

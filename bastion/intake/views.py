@@ -24,6 +24,7 @@ from bastion.accounts.permissions import admin_required
 from bastion.intake import services
 from bastion.intake.challenge import new_challenge
 from bastion.intake.forms import PolicyForm
+from bastion.intake.stats_views import stats_published
 from bastion.lib.markdown import render_markdown
 
 # Policy text sits under the page's <h1> and beside its own <h2> sections ("Scope", ...).
@@ -59,6 +60,7 @@ def policy(request: HttpRequest) -> HttpResponse:
         "key": key,
         "fingerprint": _grouped(key.fingerprint),
         "contact_email": settings.DEFAULT_FROM_EMAIL,
+        "stats_published": stats_published(),
     }
     return render(request, "intake/policy.html", context)
 

@@ -35,6 +35,7 @@ from bastion.reports.services import (
     request_deletion,
     update_reporter,
 )
+from bastion.reports.services.bounty import reporter_bounty
 from bastion.reports.uploads import upload_refusals
 
 # The page's sections are <h2>; anything the reporter or staff wrote starts below them.
@@ -73,6 +74,8 @@ def _page(request: HttpRequest, report: Report, *, status: int = 200, **bound: f
         "description_html": render_markdown(opened.description, top_heading=CONTENT_TOP_HEADING),
         "status_label": report.get_status_display(),
         "timeline": public_timeline(report),
+        # Read within the opening above (the note is opened with its key, no second audit row).
+        "bounty": reporter_bounty(opened),
         "conversation": conversation,
         "report_files": opened.attachments,
         "reporter": reporter,

@@ -1,4 +1,4 @@
-"""The inbox filter and the three forms on a report page: reply, internal note, status change.
+"""The forms on a report page: reply, internal note, status change (the inbox's filters: filters.py).
 
 The forms only shape input; every rule about content (length, required body) and about moves
 between states lives in the reports services, whose refusals the views put back on the form.
@@ -6,23 +6,20 @@ between states lives in the reports services, whose refusals the views put back 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from bastion.accounts.models import Role, User
 from bastion.reports.workflow import Status
+from bastion.triage.models import CannedResponse
 
 MAX_FILES = 10
 # Staff attach screenshots, patches, logs: generous, but a bound so one slip cannot fill the disk.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 BODY_ROWS = 8
-
-
-class InboxFilterForm(forms.Form):
-    """Narrow the inbox by status; every field is optional, so an empty form lists everything."""
-
-    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -100,26 +97,113 @@ class NoteForm(PageForm):
 
 
 class StatusForm(PageForm):
-    """A status change, with an optional internal note saying why.
+    """A status change: the message the reporter gets with it, and an optional internal note.
 
     Any status validates here: whether the move is allowed is the workflow's question, asked by the
     service against the report as it is *now* (another triager may have moved it since this page
-    was rendered). The page offers only the allowed moves, via :meth:`offer`.
+    was rendered). The page offers only the allowed moves, via :meth:`offer`. ``version`` is the
+    report's version when the page was drawn: a change made meanwhile makes this one stale.
+    The message starts from the team's canned response for the chosen status (``status.js``
+    swaps it in); left empty, the default canned response for that status is sent.
     """
 
     id_prefix = "status"
 
     to = forms.ChoiceField(label="New status", choices=Status.choices)
+    reporter_message = forms.CharField(
+        label="Message to the reporter",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": BODY_ROWS}),
+        help_text="Markdown, from the canned response for the new status: edit it before sending. "
+        "Left empty, the canned response is sent as it is.",
+    )
+    notify_reporter = forms.BooleanField(
+        label="Send this message to the reporter", required=False, initial=True
+    )
     note = forms.CharField(
         label="Why (internal note, optional)",
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def offer(self, moves: list[Status]) -> StatusForm:
+    def offer(self, moves: Sequence[Status]) -> StatusForm:
         """Show only ``moves`` in the select (the workflow's ``allowed_next``); returns the form."""
         field = self.fields["to"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(move.value, move.label) for move in moves]
         return self
+
+
+class CannedResponseForm(forms.ModelForm):
+    """A canned response as the team writes it: the status it is for, a title, the text.
+
+    "Default" is a plain form field, not the model's: the model allows one default per status,
+    and marking this one is how staff move the default here (save_canned_response does the move).
+    """
+
+    make_default = forms.BooleanField(label="Pre-fill the status form with this one", required=False)
+
+    class Meta:
+        model = CannedResponse
+        fields = ["status", "title", "body"]
+        help_texts = {"body": "Markdown. {tracking_id} is replaced by the report's tracking ID."}
+        widgets = {"body": forms.Textarea(attrs={"rows": BODY_ROWS})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["make_default"].initial = self.instance.is_default
+
+    def canned(self) -> CannedResponse:
+        """The unsaved response with the default flag applied; call after ``is_valid()``."""
+        self.instance.is_default = self.cleaned_data["make_default"]
+        return self.instance
+
+
+class AssignForm(PageForm):
+    """Give the report to a triager or admin (empty: nobody)."""
+
+    id_prefix = "assign"
+
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Nobody", label="Assignee"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+
+
+class RotaForm(forms.Form):
+    """One person's place in the rota: on duty or not, and who backs them up."""
+
+    on_duty = forms.BooleanField(required=False, label="On duty (gets new reports round-robin)")
+    backup = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+
+    def __init__(self, *args: Any, member: User, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", f"m{member.pk}")
+        super().__init__(*args, **kwargs)
+        field = self.fields["backup"]
+        assert isinstance(field, forms.ModelChoiceField)
+        staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+        field.queryset = staff.exclude(pk=member.pk)
+
+
+class PublicBugForm(PageForm):
+    """Hand the report over as a public bug: the message the reporter gets with the closure."""
+
+    id_prefix = "public_bug"
+
+    reporter_message = forms.CharField(
+        label="Message to the reporter with the hand-over",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Left empty, the canned response for Informative is sent.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -15,8 +15,9 @@ from bastion.accounts.models import Role, User
 from bastion.accounts.permissions import is_triager
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
+from bastion.reports.clocks import program_for
 from bastion.reports.errors import ReportRejected, StaleEdit
-from bastion.reports.models import Program, Report, TimelineKind
+from bastion.reports.models import Report, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
 
 
@@ -35,16 +36,10 @@ def locked_for_edit(report: Report, *, expected_version: int | None) -> Report:
     return locked
 
 
-def program_of(report: Report) -> Program:
-    """The program whose terms ``report`` is worked under: its asset's, its own, or the default."""
-    if report.asset is not None:
-        return report.asset.program
-    return report.program or Program.objects.default()
-
-
 def assignable_staff() -> list[User]:
     """Who may be given a report: active triagers and admins."""
-    return list(User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN]).order_by("email"))
+    staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN]).select_related("backup")
+    return list(staff.order_by("email"))
 
 
 def assign_report(
@@ -95,7 +90,7 @@ def auto_assign(report: Report) -> User | None:
     Called by the submission inside its transaction. Returns who got it (None: left unassigned).
     The user row is locked, so two reports arriving at once go to two people, not the same one.
     """
-    if not program_of(report).auto_assign:
+    if not program_for(report).auto_assign:
         return None
     with transaction.atomic():
         chosen = next_on_duty()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.reports import clocks
-from bastion.reports.errors import TransitionRefused
+from bastion.reports.errors import ReportRejected, TransitionRefused
 from bastion.reports.models import Message, Report, Reporter, TimelineKind, Visibility
 from bastion.reports.sealing import seal_field
 from bastion.reports.services._shared import (
@@ -44,6 +44,7 @@ def change_status(
     to: Status | str,
     actor: ActorArg,
     reporter_message: str | None = None,
+    notify_reporter: bool = True,
     note: str | None = None,
     expected_version: int | None = None,
     ip: str | None = None,
@@ -55,7 +56,8 @@ def change_status(
     two staff changing the status at once cannot both move from the same state.
     ``reporter_message`` is the reporter-facing text that goes with the move (from a canned
     response, edited): it is posted as a public reply, so the reporter reads it in the portal and
-    by mail, and the plain "status changed" mail is not sent as well. ``note`` is kept as an
+    by mail, and the plain "status changed" mail is not sent as well. ``notify_reporter=False``
+    sends nothing (the move still shows on the reporter's timeline). ``note`` is kept as an
     internal note. The clocks follow the move (paused while waiting on the reporter, met on triage,
     stopped on close).
     """
@@ -68,6 +70,12 @@ def change_status(
         previous = Status(locked.status)
         if not can_transition(previous, target):
             raise TransitionRefused(previous.value, target.value, [s.value for s in allowed_next(previous)])
+        if target == Status.DUPLICATE and locked.duplicate_of_id is None:
+            # The reporter is owed which report came first and when: only mark_duplicate says so.
+            raise ReportRejected(
+                "to",
+                "A duplicate names the report it duplicates: use “Mark as duplicate of” with the original.",
+            )
         now = timezone.now()
         updates = _milestones(locked, previous, target, now)
         Report.objects.filter(pk=locked.pk).update(status=target, **updates)
@@ -78,7 +86,9 @@ def change_status(
         add_timeline(locked, TimelineKind.STATUS_CHANGED, public=True, **change)
         record(event=Event.REPORT_STATUS_CHANGED, actor=actor, target=locked, data=change, ip=ip)
         clocks.on_status_change(locked, previous=previous, current=target, at=now)
-        if reporter_message and reporter_message.strip():
+        if not notify_reporter:
+            pass
+        elif reporter_message and reporter_message.strip():
             post_message(
                 report=locked, body=reporter_message, visibility=Visibility.PUBLIC, actor=actor, ip=ip
             )
@@ -97,6 +107,9 @@ def _milestones(report: Report, previous: Status, target: Status, now: datetime)
     updates: dict[str, object] = {}
     if target == Status.TRIAGED and report.triaged_at is None:
         updates["triaged_at"] = now
+    if previous == Status.DUPLICATE:
+        # Reopened: it is no longer anyone's duplicate, and no longer shares their credit.
+        updates.update(duplicate_of=None, duplicate_credit=False)
     if is_closed(target) and not is_closed(previous):
         updates["closed_at"] = now
     elif is_closed(previous) and not is_closed(target):

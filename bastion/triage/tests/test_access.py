@@ -25,7 +25,7 @@ def urls(report, attachment) -> dict[str, tuple[str, str, dict[str, str]]]:
         "attachment": (GET, reverse("triage:attachment", args=[tid, attachment.uid]), {}),
         "reply": (POST, reverse("triage:reply", args=[tid]), {"body": "Thanks, looking."}),
         "note": (POST, reverse("triage:note", args=[tid]), {"body": "Reproduced on staging."}),
-        "status": (POST, reverse("triage:status", args=[tid]), {"to": Status.TRIAGED}),
+        "status": (POST, reverse("triage:status", args=[tid]), {"to": Status.TRIAGED, "version": "1"}),
     }
 
 

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
+from bastion.reports.errors import ReportRejected
 from bastion.reports.models import Message, Status, Visibility
-from bastion.reports.services import change_status
+from bastion.reports.services import change_status, open_report
 from bastion.reports.workflow import allowed_next
 from bastion.test import rita
 
@@ -86,21 +87,56 @@ def test_an_empty_note_is_refused_with_a_clear_error(client_as, alice, report):
     assert "Write the note first." in response.content.decode()
 
 
-def test_the_status_select_offers_only_the_allowed_moves(client_as, alice, report):
+def test_the_status_select_offers_only_the_allowed_moves_but_duplicate(client_as, alice, report):
     form = client_as(alice).get(url("report", report)).context["status_form"]
 
+    # A duplicate names its original: that move is the duplicates panel's, with its explanation.
     offered = [value for value, _ in form.fields["to"].choices]
-    assert offered == [status.value for status in allowed_next(Status.NEW)]
+    assert offered == [status.value for status in allowed_next(Status.NEW) if status != Status.DUPLICATE]
+
+
+def test_a_duplicate_without_an_original_is_refused(alice, report):
+    with pytest.raises(ReportRejected, match="names the report it duplicates"):
+        change_status(report=report, to=Status.DUPLICATE, actor=alice)
 
 
 def test_a_status_change_follows_the_table_and_keeps_its_note_internal(client_as, alice, report):
-    response = client_as(alice).post(url("status", report), {"to": "triaged", "note": "Confirmed."})
+    form = {"to": "triaged", "note": "Confirmed.", "reporter_message": "We reproduced it.", "version": 1}
+    response = client_as(alice).post(url("status", report), {**form, "notify_reporter": "on"})
 
     assert response.status_code == 303
     report.refresh_from_db()
     assert report.status == Status.TRIAGED
-    assert Message.objects.get(report=report).visibility == Visibility.INTERNAL
+    assert [m.visibility for m in Message.objects.filter(report=report)] == [
+        Visibility.PUBLIC,
+        Visibility.INTERNAL,
+    ]
     assert AuditEvent.objects.filter(event=Event.REPORT_STATUS_CHANGED).count() == 1
+
+
+def test_an_empty_message_sends_the_default_canned_response(client_as, alice, report):
+    form = {"to": "triaged", "version": 1, "notify_reporter": "on"}
+    client_as(alice).post(url("status", report), form)
+
+    opened = open_report(report=report, actor=alice)
+    assert "We have reproduced the issue in your report" in opened.messages[0].body
+    assert report.tracking_id in opened.messages[0].body
+
+
+def test_a_status_change_can_be_made_without_telling_the_reporter(client_as, alice, report):
+    client_as(alice).post(url("status", report), {"to": "spam", "version": 1})
+
+    report.refresh_from_db()
+    assert report.status == Status.SPAM
+    assert not Message.objects.filter(report=report).exists()
+    assert mail.outbox == []
+
+
+def test_the_status_form_offers_the_canned_responses_for_each_move(client_as, alice, report):
+    page = client_as(alice).get(url("report", report)).content.decode()
+
+    assert 'id="canned-responses"' in page
+    assert "We need more information" in page
 
 
 @pytest.mark.parametrize(("start", "refused"), [(Status.NEW, Status.RESOLVED), (Status.SPAM, Status.TRIAGED)])
@@ -110,7 +146,7 @@ def test_a_move_the_table_refuses_shows_an_error_and_changes_nothing(
     if start != Status.NEW:
         change_status(report=report, to=start, actor=alice)
 
-    response = client_as(alice).post(url("status", report), {"to": refused})
+    response = client_as(alice).post(url("status", report), {"to": refused, "version": report.version})
 
     assert response.status_code == 400
     assert "cannot move from" in response.content.decode()
@@ -126,14 +162,16 @@ def test_a_status_that_does_not_exist_is_refused(client_as, alice, report):
     assert report.status == Status.NEW
 
 
-def test_a_page_gone_stale_is_told_the_move_is_no_longer_possible(client_as, alice, bob, report):
-    # bob's page was rendered while the report was new; alice closed it as spam meanwhile.
+def test_a_page_gone_stale_is_told_and_nothing_is_overwritten(client_as, alice, bob, report):
+    # bob's page was rendered while the report was new (version 1); alice closed it as spam meanwhile.
     change_status(report=report, to=Status.SPAM, actor=alice)
 
-    response = client_as(bob).post(url("status", report), {"to": "triaged"})
+    response = client_as(bob).post(url("status", report), {"to": "triaged", "version": 1})
 
-    assert response.status_code == 400
-    assert "From spam it can move to: new" in response.content.decode()
+    assert response.status_code == 409
+    assert "Someone else changed this report" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == Status.SPAM
 
 
 def test_a_large_upload_is_kept_whole(client_as, alice, report):

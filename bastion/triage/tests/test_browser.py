@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from bastion.reports.models import Message, Status, Visibility
+from bastion.triage.models import CannedResponse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,6 +25,12 @@ def sign_in(page, live_server, user) -> None:
 
 def test_alice_replies_notes_and_triages_a_report(browser_page, live_server, alice, report):
     page, problems = browser_page
+    # Live-server tests flush the tables, data migrations' rows included: say what the team wrote.
+    CannedResponse.objects.update_or_create(
+        status=Status.TRIAGED,
+        is_default=True,
+        defaults={"title": "Confirmed", "body": "Confirmed {tracking_id}."},
+    )
     sign_in(page, live_server, alice)
 
     page.goto(f"{live_server.url}/triage/")
@@ -39,14 +46,19 @@ def test_alice_replies_notes_and_triages_a_report(browser_page, live_server, ali
     page.get_by_role("button", name="Add note").click()
     page.get_by_text("Internal note added.").wait_for()
 
+    # The canned response for the chosen status fills the message; alice edits it before sending.
+    message = page.locator("#status_reporter_message")
     page.get_by_role("combobox", name="New status").select_option("triaged")
+    assert message.input_value() == f"Confirmed {report.tracking_id}."
+    message.fill(f"Confirmed {report.tracking_id}; a fix is planned.")
     page.get_by_role("button", name="Change status").click()
     page.get_by_text("Status changed from New to Triaged.").wait_for()
 
     assert page.locator(".msg-public strong", has_text="looking").count() == 1
     assert page.locator(".msg-internal", has_text="Reproduced on staging.").count() == 1
+    assert page.locator(".msg-public", has_text="a fix is planned").count() == 1
     report.refresh_from_db()
     assert report.status == Status.TRIAGED
     visibilities = sorted(Message.objects.filter(report=report).values_list("visibility", flat=True))
-    assert visibilities == [Visibility.INTERNAL, Visibility.PUBLIC]
+    assert visibilities == [Visibility.INTERNAL, Visibility.PUBLIC, Visibility.PUBLIC]
     assert problems == []

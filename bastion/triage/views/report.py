@@ -32,13 +32,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from bastion.accounts.permissions import triager_required
-from bastion.reports.errors import ReportRejected, TransitionRefused
+from bastion.reports.errors import ReportRejected, StaleEdit, TransitionRefused
 from bastion.reports.models import ReceivedMail, Report, Visibility
 from bastion.reports.services import IncomingFile, change_status, open_attachment, open_report, post_message
 from bastion.reports.services.inbound import open_received_mail
 from bastion.reports.services.mail_view import mail_details, mail_number
 from bastion.reports.workflow import Status, allowed_next
 from bastion.triage.access import attachment_for, report_for
+from bastion.triage.canned import default_message, responses_for
 from bastion.triage.forms import NoteForm, ReplyForm, StatusForm
 from bastion.triage.panels import PANELS
 
@@ -46,7 +47,8 @@ from bastion.triage.panels import PANELS
 _UNSAFE_FILENAME = re.compile(r'[\\/"\x00-\x1f\x7f]')
 
 
-def _ip(request: HttpRequest) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address as the audit trail records it (django-axes reads proxies as configured)."""
     return get_client_ip_address(request)
 
 
@@ -76,7 +78,9 @@ def render_report(
     :data:`bastion.triage.panels.PANELS`; ``bound`` carries a panel's form back with its errors,
     keyed by the panel's name.
     """
-    opened = open_report(report=report, actor=request.user, ip=_ip(request))
+    opened = open_report(report=report, actor=request.user, ip=client_ip(request))
+    # Marking a duplicate names the original: the duplicates panel does that, not this select.
+    moves: list[Status] = [move for move in allowed_next(report.status) if move != Status.DUPLICATE]
     # The emails' envelopes are part of the read open_report just recorded (see mail_view).
     mails = mail_details(report, report.data_key_plain())
     by_message = {detail.mail.message_id: detail for detail in mails if not detail.is_opening}
@@ -88,7 +92,8 @@ def render_report(
         "timeline": report.timeline.all(),
         "reply_form": reply_form or ReplyForm(),
         "note_form": note_form or NoteForm(),
-        "status_form": (status_form or StatusForm()).offer(allowed_next(report.status)),
+        "status_form": (status_form or StatusForm(initial={"version": report.version})).offer(moves),
+        "canned_responses": responses_for(moves, tracking_id=report.tracking_id),
     }
     for panel in PANELS:
         context.update(panel(request, report, bound or {}))
@@ -114,7 +119,7 @@ def download(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpResp
     rendered by the browser in Bastion's origin, whatever type its sender claimed.
     """
     attachment = attachment_for(request.user, tracking_id, uid)
-    meta, chunks = open_attachment(attachment=attachment, actor=request.user, ip=_ip(request))
+    meta, chunks = open_attachment(attachment=attachment, actor=request.user, ip=client_ip(request))
     response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
     disposition = content_disposition_header(True, safe_filename(meta.filename))
     response["Content-Disposition"] = disposition or 'attachment; filename="attachment"'
@@ -136,7 +141,7 @@ def mail_original(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> Htt
     """
     report = report_for(request.user, tracking_id)
     mail = get_object_or_404(ReceivedMail.objects.select_related("data_key"), report=report, uid=uid)
-    opened = open_received_mail(mail=mail, actor=request.user, ip=_ip(request))
+    opened = open_received_mail(mail=mail, actor=request.user, ip=client_ip(request))
     response = HttpResponse(opened.raw, content_type="message/rfc822")
     filename = f"{report.tracking_id}-{mail_number(mail, report)}.eml"
     response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
@@ -167,7 +172,7 @@ def reply(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 visibility=Visibility.PUBLIC,
                 actor=request.user,
                 attachments=[_incoming(upload) for upload in form.cleaned_data["attachments"]],
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ReportRejected as error:
             form.add_error(None, error.messages)
@@ -192,7 +197,7 @@ def note(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 body=form.cleaned_data["body"],
                 visibility=Visibility.INTERNAL,
                 actor=request.user,
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ReportRejected as error:
             form.add_error(None, error.messages)
@@ -210,22 +215,32 @@ def status(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Move the report to another status, as the workflow allows from where it is now."""
     report = report_for(request.user, tracking_id)
     form = StatusForm(request.POST)
+    status_code = 400
     if form.is_valid():
+        data = form.cleaned_data
+        # An empty message means "the canned response as it is" (the page without JS shows none).
+        message = data["reporter_message"] or default_message(data["to"], tracking_id=report.tracking_id)
         try:
             change = change_status(
                 report=report,
-                to=form.cleaned_data["to"],
+                to=data["to"],
                 actor=request.user,
-                note=form.cleaned_data["note"] or None,
-                ip=_ip(request),
+                reporter_message=message,
+                notify_reporter=data["notify_reporter"],
+                note=data["note"] or None,
+                expected_version=data["version"],
+                ip=client_ip(request),
             )
+        except StaleEdit as error:
+            form.add_error(None, error.messages)
+            status_code = 409
         except TransitionRefused as error:
             form.add_error("to", error.messages)
-        except ReportRejected as error:  # the note was refused (too long): nothing changed
-            form.add_error("note", error.messages)
+        except ReportRejected as error:  # the message or the note was refused: nothing changed
+            form.add_error(None, error.messages)
         else:
             previous, current = Status(change.previous).label, Status(change.current).label
             messages.success(request, f"Status changed from {previous} to {current}.")
             return _back(report, "status")
     messages.error(request, "The status was not changed: see the status form below.")
-    return render_report(request, report, status_form=form, status=400)
+    return render_report(request, report, status_form=form, status=status_code)
