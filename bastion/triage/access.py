@@ -11,9 +11,11 @@ import uuid
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from bastion.accounts.permissions import AnyUser, is_triager
+from bastion.reports.identifiers import TRACKING_ID
 from bastion.reports.models import Attachment, Message, Report, ReportQuerySet
 
 
@@ -64,6 +66,9 @@ def inbox_rows(user: AnyUser) -> ReportQuerySet:
 
 def report_for(user: AnyUser, tracking_id: str) -> Report:
     """The report ``tracking_id`` if ``user`` may see it; Http404 otherwise."""
+    # Not a tracking ID at all: no query (PostgreSQL refuses a NUL in a text parameter outright).
+    if not TRACKING_ID.fullmatch(tracking_id):
+        raise Http404("No such report.")
     rows = reports_for(user).select_related("reporter", "data_key")
     return get_object_or_404(rows, tracking_id=tracking_id)
 

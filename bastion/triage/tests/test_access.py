@@ -119,3 +119,9 @@ def test_every_triage_page_is_kept_out_of_caches(client_as, alice, report, attac
     response = call(client_as(alice), method, url, data)
 
     assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("junk", ["%00", "BST-%00", "not-a-tracking-id", "BST-" + "Z" * 300])
+def test_a_path_that_is_no_tracking_id_is_a_plain_404(client_as, alice, junk):
+    # On PostgreSQL a NUL in a query parameter is a database error: it must never reach a query.
+    assert client_as(alice).get(f"/triage/{junk}/").status_code == 404
