@@ -464,9 +464,10 @@ def list_cases() -> list[tuple[str, dict[str, Any]]]:
     """Each inbox filter the benchmark measures, with the query parameters that make it."""
     from django.db.models import Count
 
-    from bastion.reports.models import Asset, Report
+    from bastion.reports.models import Asset, Label, Report
     from bastion.triage.keyset import NEWEST, Position
 
+    Label.objects.get_or_create(name="unused")
     assets = list(Asset.objects.order_by("pk").values_list("pk", "name"))  # made busiest first
     popular, rare = assets[0], assets[-1]
     middle = Report.objects.order_by("-received_at", "-id").values_list("received_at", "id")
@@ -500,6 +501,7 @@ def list_cases() -> list[tuple[str, dict[str, Any]]]:
         ("channel=email", {"channel": "email"}),
         ("label=needs-poc (common)", {"label": "needs-poc"}),
         ("label=disclosed (rare)", {"label": "disclosed"}),
+        ("label=unused (on no report)", {"label": "unused"}),
         ("clock=due_soon", {"clock": "due_soon"}),
         ("clock=overdue", {"clock": "overdue"}),
         ("clock=breached", {"clock": "breached"}),
@@ -510,6 +512,7 @@ def list_cases() -> list[tuple[str, dict[str, Any]]]:
         (f"q={tracking[:6]} (tracking ID prefix)", {"q": tracking[:6]}),
         ("q=CWE-79", {"q": "CWE-79"}),
         ("q=CWE-601 (rarer)", {"q": "CWE-601"}),
+        ("q=CWE-9999 (on no report: no index, walks all)", {"q": "CWE-9999"}),
         ("q=AV:N/AC:H (CVSS part)", {"q": "AV:N/AC:H"}),
         ("q=payments (label name)", {"q": "payments"}),
         ("q=app7.example (asset name)", {"q": "app7.example"}),

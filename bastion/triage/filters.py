@@ -49,6 +49,9 @@ from bastion.vault.errors import KeyDestroyed
 # enough that a search cannot become a quiet bulk export of the whole database.
 CONTENT_SEARCH_MAX = 500
 DUE_SOON_HOURS = 24
+# Below this many labelled reports, a label filter starts from them rather than from the newest
+# report (measured at a million reports: 1,000 carriers sort in ~5 ms; EXISTS found nothing in 350).
+RARE_LABEL = 1_000
 MAX_DUE_HOURS = 24 * 30
 OPEN = [status.value for status in Status if status not in CLOSED]
 UNRATED = "unrated"
@@ -392,7 +395,7 @@ def _plan(form: InboxFilterForm, cleaned: dict[str, Any], *, now: datetime, exac
         plan.column("channel", cleaned["channel"])
     if cleaned["label"]:
         ids = list(Label.objects.filter(name__in=cleaned["label"]).values_list("pk", flat=True))
-        plan.where(_labelled(ids))
+        _filter_labelled(plan, ids)
     zone = form.time_zone()
     if cleaned["received_after"]:
         plan.where(Q(received_at__gte=datetime.combine(cleaned["received_after"], time.min, zone)))
@@ -405,6 +408,25 @@ def _plan(form: InboxFilterForm, cleaned: dict[str, Any], *, now: datetime, exac
     if cleaned["q"].strip():
         _search_metadata(plan, cleaned["q"].strip(), exact=exact)
     return plan
+
+
+def _filter_labelled(plan: keyset.Plan, label_ids: list[int]) -> None:
+    """Keep reports carrying any of the labels, by whichever walk is short.
+
+    Usually EXISTS on the M2M table, checked along the newest-first walk: a common label finds a
+    page within a few hundred rows. A rare label would make that walk long (an unused one, the
+    whole table), so when few reports carry it (counted on the M2M table's label index, up to
+    RARE_LABEL) the walk starts from those reports instead; when none do, nothing is walked.
+    """
+    through = Report.labels.through
+    tagged = through.objects.filter(label_id__in=label_ids)
+    carriers = tagged.order_by()[: RARE_LABEL + 1].count()
+    if carriers == 0:
+        plan.empty = True
+    elif carriers <= RARE_LABEL:
+        plan.where(Q(pk__in=tagged.values("report_id")))
+    else:
+        plan.where(_labelled(label_ids))
 
 
 def _labelled(label_ids: Iterable[int]) -> Exists:

@@ -183,6 +183,7 @@ class Report(models.Model):
             models.Index(fields=["channel", "-received_at"], name="report_channel_recent"),
             # The metrics count closes by month; without it that is a scan of every report.
             models.Index(fields=["closed_at"], name="report_closed"),
+            models.Index(fields=["cwe_id", "-received_at"], name="report_cwe_recent"),
         ]
 
     def __str__(self) -> str:

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.reports.models import Asset, Channel, Label, Program, Report, Reporter
-from bastion.triage import keyset
+from bastion.triage import filters, keyset
 from bastion.triage.filters import CONTENT_SEARCH_MAX, filter_reports
 from bastion.vault.services import create_data_key
 
@@ -118,7 +120,11 @@ def test_it_filters_by_channel(alice):
     assert ids(found(alice, {"channel": ["email", "api"]})) == ids(mailed + posted)
 
 
-def test_it_filters_by_label(alice):
+@pytest.mark.parametrize(
+    "rare", [1_000, 0], ids=["from-the-labelled-reports", "by-exists-on-the-newest-walk"]
+)
+def test_it_filters_by_label(alice, monkeypatch, rare):
+    monkeypatch.setattr(filters, "RARE_LABEL", rare)
     poc, payments, plain = (
         quick_reports(1, labels=("needs-poc",)),
         quick_reports(1, labels=("payments",)),
@@ -128,6 +134,13 @@ def test_it_filters_by_label(alice):
     assert ids(found(alice, {"label": "needs-poc"})) == ids(poc)
     assert ids(found(alice, {"label": ["needs-poc", "payments"]})) == ids(poc + payments)
     assert ids(plain).isdisjoint(ids(found(alice, {"label": "payments"})))
+
+
+def test_a_label_nobody_carries_lists_nothing(alice):
+    quick_reports(2)
+    Label.objects.create(name="unused")
+
+    assert found(alice, {"label": "unused"}) == []
 
 
 def test_it_filters_by_clock_state_and_sorts_by_the_next_due_time(alice):
@@ -375,3 +388,24 @@ def test_viewers_filter_nothing_and_open_nothing(charlie, submit):
 
     assert list(result.rows or []) == []
     assert not AuditEvent.objects.filter(event=Event.REPORTS_SEARCHED).exists()
+
+
+def test_a_page_loads_in_a_few_queries_whatever_its_size(alice, bob):
+    quick_reports(30, assignee=bob, cwe_id=79, labels=("sso",))
+    result = filter_reports(alice, {})
+
+    with CaptureQueriesContext(connection) as queries:
+        page = result.page(size=30)
+        shown = [
+            (
+                r.cwe_id,
+                r.cvss_score,
+                getattr(r.assignee, "email", ""),
+                r.asset,
+                [x.name for x in r.labels.all()],
+            )
+            for r in page
+        ]
+
+    assert len(shown) == 30
+    assert len(queries.captured_queries) == 3  # the walk, the page's rows, their labels

@@ -1,14 +1,16 @@
-"""The staff inbox and report page: thin views over the reports services.
+"""The report page and its actions: thin views over the reports services.
 
 Every view loads its rows through :mod:`bastion.triage.access` first, then calls one service.
 Every response carries ``Cache-Control: no-store`` (``never_cache``): these pages hold decrypted
 report content, which must not be kept by the browser's cache or any proxy on the way.
 
-The inbox decrypts nothing. Opening every listed report to show its title would be a read of each
-one; recording 50 audit rows per page view would drown the trail that is meant to catch a mass
-read, and not recording them would hide exactly that. So the list shows what is stored in clear
-(tracking ID, status, channel, dates, counts) and the title appears on the report page, whose one
-opening is audited by ``open_report``. The emails a report came with are shown on that page
+The inbox lists without decrypting. Opening every listed report to show its title would be a read
+of each one; recording 50 audit rows per page view would drown the trail that is meant to catch a
+mass read, and not recording them would hide exactly that. So the list shows what is stored in
+clear (tracking ID, status, severity, assignee, dates, counts) and the title appears on the report
+page, whose one opening is audited by ``open_report``. Only an explicit search inside report text
+opens reports from the inbox: a narrowed set of at most 500, recorded as one REPORTS_SEARCHED row
+(see ``triage.filters``). The emails a report came with are shown on that page
 too: their envelopes are opened as part of the same audited read, and fetching an original email
 is a read of its own (MAIL_ORIGINAL_OPENED).
 """

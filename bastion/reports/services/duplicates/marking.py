@@ -117,7 +117,9 @@ def is_duplicate(report: Report) -> bool:
 
 def duplicates_of(report: Report) -> ReportQuerySet:
     """The reports closed as duplicates of ``report``, oldest first (``duplicate_credit``: shares credit)."""
-    return Report.objects.filter(duplicate_of=report, status=Status.DUPLICATE).order_by("received_at", "id")
+    # By id, which follows arrival: ordering by received_at made SQLite walk the status index over
+    # every duplicate in the table instead of looking this report's up by duplicate_of.
+    return Report.objects.filter(duplicate_of=report, status=Status.DUPLICATE).order_by("id")
 
 
 def _original_of(report: Report) -> Report:
