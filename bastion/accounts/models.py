@@ -64,6 +64,10 @@ class UserQuerySet(models.QuerySet["User"]):
     def active_admins(self) -> UserQuerySet:
         return self.filter(is_active=True, role=Role.ADMIN)
 
+    def assignable(self) -> UserQuerySet:
+        """Who may be given reports, back someone up or be escalated to: active triagers and admins."""
+        return self.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+
 
 class UserManager(BaseUserManager["User"]):
     """Creates staff users keyed by e-mail address (there are no usernames)."""
@@ -72,6 +76,10 @@ class UserManager(BaseUserManager["User"]):
 
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
+
+    def assignable(self) -> UserQuerySet:
+        """See :meth:`UserQuerySet.assignable`."""
+        return self.get_queryset().assignable()
 
     def active(self) -> UserQuerySet:
         return self.get_queryset().active()

@@ -91,5 +91,10 @@ def stats(request: HttpRequest) -> HttpResponse:
         "min_count": metrics.PUBLIC_MIN_COUNT,
     }
     response = render(request, "intake/stats.html", context)
-    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+    if request.user.is_authenticated:
+        # The page's header names the signed-in staff member and carries their CSRF token: a
+        # shared cache must never keep that copy for the next visitor.
+        patch_cache_control(response, private=True, no_store=True)
+    else:
+        patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
     return response

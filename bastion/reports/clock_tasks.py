@@ -60,6 +60,11 @@ CLOSED_FOR_SILENCE = (
     "information. If you can still answer, reply to this report and we will reopen it and "
     "look at it again."
 )
+# Posted to the conversation (so the portal shows it, mail or not) when the wait is warned.
+STILL_WAITING = (
+    "We are still waiting for the information we asked you for. If we do not hear from you, this "
+    "report will be closed on {closes}. Reply here (or to our email) to keep it open."
+)
 # The timeline entry that put a report into needs_more_info carries this key once the reporter
 # was warned (see ``_claim_warning``).
 WARNED_KEY = "reporter_warned_at"
@@ -81,19 +86,15 @@ def check_clocks() -> int:
         Clock.objects.running()
         .filter(breached_at__isnull=True, due_at__isnull=False)
         .filter(Q(warned_half_at__isnull=True) | Q(warned_late_at__isnull=True) | Q(due_at__lte=now))
-        .select_related("report__assignee__backup", "report__asset__program", "report__program")
+        .select_related(
+            "report__assignee__backup",
+            "report__asset__program",
+        )
     )
     default = Program.objects.default()
     # Read whole before writing: each step writes, and SQLite gives a cursor still being read no
     # isolation from writes on the same connection.
-    return sum(_advance(clock, _program(clock.report, default), now) for clock in list(pending))
-
-
-def _program(report: Report, default: Program) -> Program:
-    """``clocks.program_for`` without a query per report (the default program is read once a run)."""
-    if report.asset is not None:
-        return report.asset.program
-    return report.program or default
+    return sum(_advance(clock, program_for(clock.report, default=default), now) for clock in list(pending))
 
 
 def _advance(clock: Clock, program: Program, now: datetime) -> int:
@@ -168,7 +169,7 @@ def escalation_recipients(report: Report) -> list[User]:
     backup = assignee.backup if assignee is not None else None
     if backup is not None and backup.is_triager and backup != assignee:
         return [backup]
-    staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+    staff = User.objects.assignable()
     if assignee is not None:
         staff = staff.exclude(pk=assignee.pk)
     return list(staff.filter(on_duty=True)) or list(staff.filter(role=Role.ADMIN))
@@ -248,13 +249,13 @@ def close_silent_reports() -> int:
         )
         .filter(waiting_since__isnull=False)
         .exclude(Exists(answered))
-        .select_related("reporter", "asset__program", "program")
+        .select_related("reporter", "data_key", "asset__program")
     )
     default = Program.objects.default()
     closed = 0
     for report in list(waiting):  # read whole before writing (see check_clocks)
         entry = TimelineEntry.objects.get(pk=report.entry_id)  # type: ignore[attr-defined]
-        closed += _follow_up(report, entry, _program(report, default), now)
+        closed += _follow_up(report, entry, program_for(report, default=default), now)
     return closed
 
 
@@ -274,18 +275,19 @@ def close_at(entry: TimelineEntry, program: Program) -> datetime:
 
 def _follow_up(report: Report, entry: TimelineEntry, program: Program, now: datetime) -> int:
     warn_due = entry.created_at + timedelta(hours=program.needs_info_warn_hours)
-    must_warn = report.reporter.has_email and program.needs_info_warn_hours < program.needs_info_close_hours
+    # Everyone is warned, mail or not: a reporter who follows the report in the portal sees it there.
+    must_warn = program.needs_info_warn_hours < program.needs_info_close_hours
     if must_warn and WARNED_KEY not in entry.data:
         if now >= warn_due:
-            _claim_warning(report, entry, now)
+            _claim_warning(report, entry, program, now)
         return 0
     if now < close_at(entry, program):
         return 0
     return _close(report, now)
 
 
-def _claim_warning(report: Report, entry: TimelineEntry, now: datetime) -> None:
-    """Mark the wait as warned and enqueue the warning, once.
+def _claim_warning(report: Report, entry: TimelineEntry, program: Program, now: datetime) -> None:
+    """Mark the wait as warned, post the warning to the conversation and mail it, once.
 
     The marker is a key on the very timeline entry that started the wait, rather than a new row
     or column: it survives restarts, belongs to this wait only (going back into needs_more_info
@@ -296,7 +298,15 @@ def _claim_warning(report: Report, entry: TimelineEntry, now: datetime) -> None:
     with transaction.atomic():
         unmarked = TimelineEntry.objects.filter(pk=entry.pk).exclude(data__has_key=WARNED_KEY)
         claimed = unmarked.update(data=marked)
-        if claimed:
+        if not claimed or report.data_key.is_destroyed:
+            return
+        entry.data = marked
+        closes = _local(close_at(entry, program), report.reporter.time_zone)
+        # Imported here for the same reason as in _close: the services import this module.
+        from bastion.reports.services.conversation import post_message
+
+        post_message(report=report, body=STILL_WAITING.format(closes=closes), visibility="public", actor=None)
+        if report.reporter.has_email:
             enqueue_on_commit(email_needs_info_warning, report.pk, entry.pk)
 
 
@@ -342,7 +352,7 @@ def email_needs_info_warning(report_id: int, entry_id: int) -> None:
 
     Not sent if the report has moved on (they answered and staff acted, or it was closed).
     """
-    reports = Report.objects.select_related("reporter", "data_key", "asset__program", "program")
+    reports = Report.objects.select_related("reporter", "data_key", "asset__program")
     report = reports.filter(pk=report_id).first()
     entry = TimelineEntry.objects.filter(pk=entry_id, report_id=report_id).first()
     if report is None or entry is None or report.status != Status.NEEDS_MORE_INFO:

@@ -42,11 +42,14 @@ HALF = 0.5
 LATE = 0.9
 
 
-def program_for(report: Report) -> Program:
-    """The program whose terms ``report`` is worked under: its asset's, its own, or the default."""
+def program_for(report: Report, *, default: Program | None = None) -> Program:
+    """The program whose terms ``report`` is worked under: its asset's, or the default one.
+
+    ``default`` is the default program when the caller has it already (a loop over many reports).
+    """
     if report.asset is not None:
         return report.asset.program
-    return report.program or Program.objects.default()
+    return default or Program.objects.default()
 
 
 def target_seconds(program: Program, kind: ClockKind | str, report: Report) -> int | None:

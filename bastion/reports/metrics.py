@@ -353,8 +353,8 @@ def backlog(scope: QuerySet[Report], window: Window) -> list[int]:
     """Reports open at each month's end: open now, less those received since, plus those closed since.
 
     Worked back from now, so only what happened since the window began is counted: receipts by the
-    ``received_at`` index; closes by ``closed_at``, which has no index yet, so that one count is a
-    table scan (seconds at a million reports; the dashboard keeps its figures a few minutes).
+    ``received_at`` index; closes by the ``closed_at`` index (``report_closed``): neither count
+    reads more than the rows since the window began.
     ``closed_at`` is a report's latest close (cleared on reopen), so a report closed, reopened and
     closed again counts as open between its first and last close: the figure is a close bound.
     """
@@ -391,16 +391,11 @@ class PublicSummary:
 
 
 def _published() -> Q:
-    """Reports worked under a program that publishes its figures (an asset's program wins).
+    """Reports worked under a program that publishes its figures.
 
-    A report with neither asset nor program follows the default program, which publishes: the
-    caller has checked.
+    A report without an asset follows the default program, which publishes: the caller has checked.
     """
-    return (
-        Q(asset__program__publish_stats=True)
-        | Q(asset__isnull=True, program__publish_stats=True)
-        | Q(asset__isnull=True, program__isnull=True)
-    )
+    return Q(asset__program__publish_stats=True) | Q(asset__isnull=True)
 
 
 def public_summary(*, now: datetime | None = None, days: int = PUBLIC_DAYS) -> PublicSummary | None:

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from bastion.accounts.models import Role, User
+from bastion.accounts.models import User
 from bastion.reports.workflow import Status
 from bastion.triage.models import CannedResponse
 
@@ -176,7 +176,7 @@ class AssignForm(PageForm):
         super().__init__(*args, **kwargs)
         field = self.fields["assignee"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+        field.queryset = User.objects.assignable()
 
 
 class RotaForm(forms.Form):
@@ -190,7 +190,7 @@ class RotaForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["backup"]
         assert isinstance(field, forms.ModelChoiceField)
-        staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN])
+        staff = User.objects.assignable()
         field.queryset = staff.exclude(pk=member.pk)
 
 

@@ -47,6 +47,16 @@ def test_it_shows_rolling_figures_once_published(scenario, frozen, client):
     assert "public" in page.headers["Cache-Control"]
 
 
+def test_a_staff_members_copy_is_never_stored_by_a_shared_cache(db, client_as, alice):
+    _publish()
+
+    page = client_as(alice).get("/security/stats")
+
+    assert page.status_code == 200
+    assert "public" not in page.headers["Cache-Control"]
+    assert "no-store" in page.headers["Cache-Control"]
+
+
 def test_it_withholds_every_figure_drawn_from_fewer_than_five_reports(scenario, frozen, client):
     _publish()
 

@@ -131,10 +131,7 @@ class Report(models.Model):
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
 
     # --- triage: clear metadata the inbox filters on (see casework.py); written by the services ---
-    # NULL program: the default one (Program.objects.default()); an asset's program wins.
-    program = models.ForeignKey(
-        "reports.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    # The asset says which program's terms apply; without one, the default program's.
     asset = models.ForeignKey(
         "reports.Asset", on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
     )

@@ -8,10 +8,10 @@ staff editing at once: the second is told (``StaleEdit``), and nothing is overwr
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from bastion.accounts.models import Role, User
+from bastion.accounts.models import User
 from bastion.accounts.permissions import is_triager
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
@@ -25,21 +25,32 @@ def locked_for_edit(report: Report, *, expected_version: int | None) -> Report:
     """``report``'s row, locked for this transaction, its version checked and bumped.
 
     Call inside ``transaction.atomic()``. StaleEdit when ``expected_version`` is given and is not
-    the stored version. ``report`` (the caller's instance) gets the new version too.
+    the stored version. ``report`` (the caller's instance) gets the new version too. An edit that
+    may turn out to change nothing uses :func:`locked_and_checked` and bumps only if it does.
     """
+    locked = locked_and_checked(report, expected_version=expected_version)
+    bump_version(locked, report)
+    return locked
+
+
+def locked_and_checked(report: Report, *, expected_version: int | None) -> Report:
+    """``report``'s row, locked for this transaction and its version checked, not yet bumped."""
     locked = Report.objects.select_for_update().select_related("reporter", "data_key").get(pk=report.pk)
     if expected_version is not None and expected_version != locked.version:
         raise StaleEdit(expected_version, locked.version)
+    return locked
+
+
+def bump_version(locked: Report, report: Report) -> None:
+    """Record that ``locked`` changed: anyone still holding the old version is now stale."""
     locked.version += 1
     Report.objects.filter(pk=locked.pk).update(version=F("version") + 1)
     report.version = locked.version
-    return locked
 
 
 def assignable_staff() -> list[User]:
     """Who may be given a report: active triagers and admins."""
-    staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN]).select_related("backup")
-    return list(staff.order_by("email"))
+    return list(User.objects.assignable().select_related("backup").order_by("email"))
 
 
 def assign_report(
@@ -60,9 +71,10 @@ def assign_report(
     if assignee is not None and not is_triager(assignee):
         raise ReportRejected("assignee", "Reports can only be assigned to active triagers and admins.")
     with transaction.atomic():
-        locked = locked_for_edit(report, expected_version=expected_version)
+        locked = locked_and_checked(report, expected_version=expected_version)
         if locked.assignee_id == (assignee.pk if assignee else None):
-            return report
+            return report  # nothing changed: no version bump, so nobody's open form goes stale
+        bump_version(locked, report)
         previous = locked.assignee_id
         _set_assignee(locked, assignee)
         report.assignee = assignee
@@ -78,25 +90,31 @@ def _set_assignee(report: Report, assignee: User | None) -> None:
         User.objects.filter(pk=assignee.pk).update(last_assigned_at=timezone.now())
 
 
+def on_duty_staff() -> QuerySet[User]:
+    """The triagers and admins on duty, longest since their last report first (never: first)."""
+    on_duty = User.objects.assignable().filter(on_duty=True)
+    return on_duty.order_by(F("last_assigned_at").asc(nulls_first=True), "id")
+
+
 def next_on_duty() -> User | None:
-    """The on-duty triager who was given a report longest ago (never: first); None if nobody is on duty."""
-    on_duty = User.objects.filter(is_active=True, on_duty=True, role__in=[Role.TRIAGER, Role.ADMIN])
-    return on_duty.order_by(F("last_assigned_at").asc(nulls_first=True), "id").first()
+    """Who round-robin would pick now; None if nobody is on duty."""
+    return on_duty_staff().first()
 
 
 def auto_assign(report: Report) -> User | None:
     """Round-robin: hand a new report to the next on-duty triager, when its program says so.
 
     Called by the submission inside its transaction. Returns who got it (None: left unassigned).
-    The user row is locked, so two reports arriving at once go to two people, not the same one.
+    Every on-duty row is locked *before* the choice, so of two reports arriving at once the second
+    waits and then sees the first one's pick as the most recently assigned (on SQLite the write
+    lock already serialises them).
     """
     if not program_for(report).auto_assign:
         return None
     with transaction.atomic():
-        chosen = next_on_duty()
+        chosen = on_duty_staff().select_for_update().first()
         if chosen is None:
             return None
-        User.objects.select_for_update().filter(pk=chosen.pk).first()
         _set_assignee(report, chosen)
         report.assignee = chosen
         add_timeline(report, TimelineKind.ASSIGNED, public=False, to=chosen.pk, auto=True)

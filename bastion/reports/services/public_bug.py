@@ -26,6 +26,9 @@ from bastion.reports.workflow import Status, can_transition
 SCRUBBED = "[reporter]"
 # A shorter local part ("me@...") would scrub ordinary words out of the text.
 MIN_SCRUB_LENGTH = 4
+# A word of a name this long or longer is scrubbed on its own ("Okonkwo", "Li" is not).
+MIN_SCRUB_WORD = 3
+_WORDS = re.compile(r"\w+")
 
 
 def hand_over_as_public_bug(
@@ -94,14 +97,20 @@ def public_bug_export(*, report: Report, actor: ActorArg, ip: str | None = None)
 
 
 def _scrubber(opened: OpenedReport) -> Callable[[str], str]:
-    """Replace the reporter's name, handle, address and its local part, longest first, any case."""
-    identity = [opened.reporter.name, opened.reporter.handle, opened.reporter.email]
-    local_part = opened.reporter.email.partition("@")[0]
-    identity.append(local_part)
-    names = sorted(
-        {value for value in identity if len(value.strip()) >= MIN_SCRUB_LENGTH}, key=len, reverse=True
-    )
-    if not names:
+    """Replace the reporter's name, handle and address, and each part of them, in any case.
+
+    People sign with part of their name ("M. Okonkwo", "Margarethe"), so every word of the name and
+    handle of MIN_SCRUB_LENGTH letters or more goes too, as a whole word (so "Ann" does not eat
+    "Annotation"); the full values and the address's local part go wherever they appear.
+    """
+    reporter = opened.reporter
+    local_part = reporter.email.partition("@")[0]
+    whole = {value for value in (reporter.name, reporter.handle, reporter.email, local_part) if value.strip()}
+    words = {word for value in (reporter.name, reporter.handle) for word in _WORDS.findall(value)}
+    anywhere = [re.escape(value) for value in whole if len(value.strip()) >= MIN_SCRUB_LENGTH]
+    as_words = [rf"\b{re.escape(word)}\b" for word in words if len(word) >= MIN_SCRUB_WORD]
+    patterns = sorted(anywhere, key=len, reverse=True) + sorted(as_words, key=len, reverse=True)
+    if not patterns:
         return lambda text: text
-    pattern = re.compile("|".join(re.escape(name) for name in names), re.IGNORECASE)
+    pattern = re.compile("|".join(patterns), re.IGNORECASE)
     return lambda text: pattern.sub(SCRUBBED, text)

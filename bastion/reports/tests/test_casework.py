@@ -110,3 +110,14 @@ def test_moves_set_the_dates_the_metrics_read_and_a_reopen_clears_the_close(subm
     report.refresh_from_db()
     assert report.closed_at is None
     assert report.triaged_at == triaged_at  # the first triage is what time-to-triage measures
+
+
+def test_assigning_to_whoever_has_it_changes_nothing_and_leaves_open_forms_current(submit, alice, bob):
+    report = submit().report
+    assign_report(report=report, assignee=bob, actor=bob)
+    seen_by_alice = Report.objects.get(pk=report.pk).version
+
+    assign_report(report=report, assignee=bob, actor=bob)
+
+    assert Report.objects.get(pk=report.pk).version == seen_by_alice
+    change_status(report=report, to=Status.TRIAGED, actor=alice, expected_version=seen_by_alice)

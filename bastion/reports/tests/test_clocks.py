@@ -393,12 +393,29 @@ def test_a_report_left_waiting_is_warned_once_then_closed(
 
     report.refresh_from_db()
     assert report.status == Status.INFORMATIVE
-    (message,) = Message.objects.filter(report=report)
-    assert (message.author_kind, message.visibility) == (AuthorKind.SYSTEM, Visibility.PUBLIC)
-    assert open_field(message, "body", key=report.data_key_plain()) == CLOSED_FOR_SILENCE
+    warned, closed = Message.objects.filter(report=report)
+    for message in (warned, closed):
+        assert (message.author_kind, message.visibility) == (AuthorKind.SYSTEM, Visibility.PUBLIC)
+    assert "2026-06-15 10:00 UTC" in (open_field(warned, "body", key=report.data_key_plain()) or "")
+    assert open_field(closed, "body", key=report.data_key_plain()) == CLOSED_FOR_SILENCE
     assert "was closed" in mail.outbox[-1].subject
     assert len(mail.outbox) == 2
     assert not Clock.objects.filter(report=report, met_at=None, stopped_at=None).exists()
+
+
+def test_a_reporter_without_an_address_is_warned_in_the_portal_first(
+    submit, alice, clock, django_capture_on_commit_callbacks
+):
+    report = submit(email="", credit_preference="anonymous", reporter_name="", reporter_handle="").report
+    change_status(report=report, to=Status.NEEDS_MORE_INFO, actor=alice)
+
+    clock.move_to(T0 + 7 * 24 * HOUR + HOUR)
+    sweep(django_capture_on_commit_callbacks)
+
+    (warning,) = Message.objects.filter(report=report, visibility=Visibility.PUBLIC)
+    assert "still waiting" in (open_field(warning, "body", key=report.data_key_plain()) or "")
+    report.refresh_from_db()
+    assert report.status == Status.NEEDS_MORE_INFO
 
 
 def test_a_reporter_who_answered_is_not_closed_on(report, alice, clock, django_capture_on_commit_callbacks):

@@ -91,6 +91,15 @@ def test_it_ranks_the_same_issue_first_and_says_why(trio, alice):
     assert unrelated not in [c.report for c in candidates[:1]]
 
 
+def test_a_report_outside_the_searchers_scope_is_never_opened_nor_shown(trio, alice):
+    original, duplicate, _ = trio
+
+    scope = Report.objects.exclude(pk=original.pk)
+    candidates = find_duplicate_candidates(report=duplicate, actor=alice, within=scope)
+
+    assert original not in [c.report for c in candidates]
+
+
 def test_a_shared_url_matches_a_bare_path_and_is_shown_with_its_host(trio, alice):
     original, duplicate, _ = trio
 

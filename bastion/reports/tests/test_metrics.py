@@ -16,7 +16,7 @@ import time_machine
 
 from bastion.accounts.models import User
 from bastion.reports import metrics
-from bastion.reports.models import Bounty, BountyStatus, Channel, Clock, ClockKind, Program, Report
+from bastion.reports.models import Asset, Bounty, BountyStatus, Channel, Clock, ClockKind, Program, Report
 from bastion.reports.services import change_status, post_message
 from bastion.reports.services.duplicates import mark_duplicate
 from bastion.reports.workflow import Status
@@ -311,7 +311,8 @@ def test_the_public_summary_gives_the_medians_once_there_are_enough(submit, alic
 def test_the_public_summary_leaves_out_programs_that_do_not_publish(scenario):
     _publish()
     private = Program.objects.create(slug="private", name="Private bounty", publish_stats=False)
-    Report.objects.filter(pk=scenario["e"].pk).update(program=private)
+    hidden = Asset.objects.create(name="private.example.com", program=private)
+    Report.objects.filter(pk=scenario["e"].pk).update(asset=hidden)
 
     summary = metrics.public_summary(now=NOW)
 

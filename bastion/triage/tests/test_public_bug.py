@@ -50,6 +50,21 @@ def test_a_report_that_cannot_close_as_informative_is_refused(client_as, alice, 
     assert report.public_bug_at is None
 
 
+def test_the_export_drops_a_part_of_the_name_the_reporter_signed_with(client_as, alice, submit):
+    report = submit(
+        reporter_name="Margarethe Okonkwo",
+        reporter_handle="mokonkwo",
+        impact="Found by Margarethe -- M. Okonkwo. Annotations leak.",
+    ).report
+    client = client_as(alice)
+    client.post(url("public_bug", report), {"version": 1})
+
+    text = client.get(url("public_bug_export", report)).content.decode()
+
+    assert "Found by [reporter] -- M. [reporter]. Annotations leak." in text
+    assert "okonkwo" not in text.lower()
+
+
 @pytest.mark.parametrize("name", ["public_bug", "public_bug_export"])
 def test_it_rejects_viewers(client_as, charlie, report, name):
     client = client_as(charlie)

@@ -36,7 +36,9 @@ from bastion.triage.views.report import client_ip, render_report
 def candidates(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """The reports most like this one, each with why it matched, and a button to mark it the original."""
     report = report_for(request.user, tracking_id)
-    found = find_duplicate_candidates(report=report, actor=request.user, ip=client_ip(request))
+    found = find_duplicate_candidates(
+        report=report, actor=request.user, within=reports_for(request.user), ip=client_ip(request)
+    )
     context = {
         "report": report,
         "candidates": found,

@@ -153,15 +153,19 @@ class _OnceProvider:
         return self.keys[version]
 
 
-def duplicate_pool(report: Report) -> ReportQuerySet:
+def duplicate_pool(report: Report, *, within: ReportQuerySet | None = None) -> ReportQuerySet:
     """The reports ``report`` is compared with, newest first (the search takes the first POOL_LIMIT).
+
+    ``within`` is what the searcher may see (the caller's access scope, e.g. triage's
+    ``reports_for(user)``): a report outside it is never opened nor shown. None: every report.
 
     Open reports, and reports closed in the last RECENT_DAYS days; on ``report``'s asset when it
     has one. Left out: the report itself, reports already closed as a duplicate of another (their
     original is the one to match), and reports whose key was shredded (nothing to compare).
     """
     recent = timezone.now() - timedelta(days=RECENT_DAYS)
-    rows = Report.objects.filter(
+    scope = within if within is not None else Report.objects.all()
+    rows = scope.filter(
         ~Q(status__in=list(CLOSED))
         | Q(closed_at__gte=recent)
         # closed_at is set by every close since triage came; older closed rows go by arrival.
@@ -177,10 +181,10 @@ def duplicate_pool(report: Report) -> ReportQuerySet:
     )
 
 
-def _pool_rows(report: Report) -> list[_PoolRow]:
+def _pool_rows(report: Report, within: ReportQuerySet | None) -> list[_PoolRow]:
     columns = ("pk", "uid", "asset_id", "cwe_id", "title", "content")
     keys = ("data_key__wrapped", "data_key__master_version", "data_key__subject")
-    rows = duplicate_pool(report).values_list(*columns, *keys)[:POOL_LIMIT]
+    rows = duplicate_pool(report, within=within).values_list(*columns, *keys)[:POOL_LIMIT]
     return [
         _PoolRow(pk, uid, asset, cwe, bytes(title), bytes(content), bytes(wrapped), version, subject)
         for pk, uid, asset, cwe, title, content, wrapped, version, subject in rows
@@ -240,20 +244,26 @@ def _clean_path(path: str) -> str:
 
 
 def find_duplicate_candidates(
-    *, report: Report, actor: ActorArg, limit: int = 10, ip: str | None = None
+    *,
+    report: Report,
+    actor: ActorArg,
+    within: ReportQuerySet | None = None,
+    limit: int = 10,
+    ip: str | None = None,
 ) -> list[Candidate]:
     """The ``limit`` pool reports most like ``report``, best first, each with its reasons.
 
     Triagers and admins only (PermissionDenied otherwise). The search is audited as one
     DUPLICATES_SEARCHED row (pool size and the candidates' tracking IDs), committed before the
     candidates are returned. A pool report that will not open (damaged) is skipped, not fatal.
+    ``within`` limits the pool to what the searcher may see (see :func:`duplicate_pool`).
     """
     require_staff_reader(actor)
     limit = max(1, limit)
     provider = _OnceProvider(get_key_provider())
     mine = _text(report, report.data_key.unwrap(provider=provider))
     pool: list[tuple[_PoolRow, _Text]] = []
-    for row in _pool_rows(report):
+    for row in _pool_rows(report, within):
         try:
             key = unwrap_data_key(
                 row.wrapped, master_version=row.master_version, subject=row.subject, provider=provider

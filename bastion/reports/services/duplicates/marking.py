@@ -72,14 +72,21 @@ def mark_duplicate(
     """
     require_staff_reader(actor)
     with transaction.atomic():
-        # Both rows locked (in id order, so two marks in opposite directions cannot deadlock) and
-        # read fresh: whether the original is itself a duplicate must not change under us.
-        pair = [report.pk, original.pk]
-        locked = {
-            row.pk: row for row in Report.objects.select_for_update().filter(pk__in=pair).order_by("pk")
-        }
+        # Every row involved (this report, the chosen one, and the chosen one's own original) is
+        # locked in one statement in id order, so two marks touching the same rows in any order
+        # cannot deadlock, and read fresh: whether the original is a duplicate must not change
+        # under us. The root is read first without a lock; if it moved meanwhile, we say so.
+        ids = {report.pk, original.pk, _root_id(original.pk)}
+        rows = Report.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        locked = {row.pk: row for row in rows}
         current, chosen = locked[report.pk], locked[original.pk]
-        root = _original_of(chosen)
+        root = locked.get(_root_id_of(chosen))
+        if root is None:
+            raise ReportRejected(
+                "original",
+                f"{chosen.tracking_id} changed while you marked this one; try again.",
+                code="moved",
+            )
         _check_order(current, chosen, root, actor)
         text = _reporter_text(current, root, reporter_message, share_credit=share_credit)
         # The link first: change_status refuses a duplicate that names no original.
@@ -122,15 +129,19 @@ def duplicates_of(report: Report) -> ReportQuerySet:
     return Report.objects.filter(duplicate_of=report, status=Status.DUPLICATE).order_by("id")
 
 
-def _original_of(report: Report) -> Report:
-    """``report``'s own original if it is a duplicate (locked too), else ``report``.
+def _root_id_of(report: Report) -> int:
+    """The id of ``report``'s original if it is a duplicate, else its own.
 
     One step is enough: every link is made here, always to a report that is not a duplicate.
     """
     original_id = report.duplicate_of_id
     if report.status != Status.DUPLICATE or original_id is None:
-        return report
-    return Report.objects.select_for_update().get(pk=original_id)
+        return report.pk
+    return original_id
+
+
+def _root_id(report_id: int) -> int:
+    return _root_id_of(Report.objects.only("status", "duplicate_of").get(pk=report_id))
 
 
 def _check_order(report: Report, chosen: Report, root: Report, actor: ActorArg) -> None:
