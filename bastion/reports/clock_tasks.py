@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +31,7 @@ from bastion.accounts.models import Role, User
 from bastion.audit.events import Event
 from bastion.audit.services import Actor, record
 from bastion.lib.emails import render_email
+from bastion.lib.when import as_read_in
 from bastion.reports.clocks import HALF, LATE, elapsed_fraction, note_breach, program_for
 from bastion.reports.errors import StaleEdit, TransitionRefused
 from bastion.reports.links import portal_url
@@ -185,14 +185,8 @@ def _mail(clock: Clock, step: str, users: list[User]) -> None:
 
 
 def _local(instant: datetime | None, zone_name: str) -> str:
-    """``instant`` on the wall clock of ``zone_name``, naming the zone (UTC if it is unknown)."""
-    if instant is None:
-        return "not set"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (KeyError, ValueError):
-        zone, zone_name = ZoneInfo("UTC"), "UTC"
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z} ({zone_name})"
+    """``instant`` as the recipient reads it (see ``lib.when``); "not set" for a paused clock."""
+    return "not set" if instant is None else as_read_in(instant, zone_name)
 
 
 @retryable(max_attempts=5)

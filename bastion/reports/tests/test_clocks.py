@@ -146,7 +146,7 @@ def test_it_warns_the_assignee_at_half_time_and_only_once(
     assert warning.to == ["alice@bastion.example"]
     assert assigned.tracking_id in warning.subject
     assert "First response" in warning.subject
-    assert "2026-06-02 11:00 CEST (Europe/Paris)" in warning.body  # 09:00 UTC in alice's zone
+    assert "2 June 2026, 11:00 CEST (Europe/Paris)" in warning.body  # 09:00 UTC in alice's zone
     assert f"https://bastion.example/triage/{assigned.tracking_id}/" in warning.body
     assert CANARY not in f"{warning.subject}{warning.body}"
     assert open_clock(assigned, ClockKind.FIRST_RESPONSE).warned_half_at == T0 + 12 * HOUR
@@ -384,7 +384,7 @@ def test_a_report_left_waiting_is_warned_once_then_closed(
     (warning,) = mail.outbox
     assert warning.to == [rita.email]
     assert "still waiting" in warning.subject
-    assert "2026-06-15 10:00 UTC" in mail_text(warning)  # seven days after the warning
+    assert "15 June 2026, 10:00 UTC" in mail_text(warning)  # seven days after the warning
     assert CANARY not in mail_text(warning)
 
     clock.move_to(T0 + 14 * 24 * HOUR + HOUR)
@@ -396,7 +396,7 @@ def test_a_report_left_waiting_is_warned_once_then_closed(
     warned, closed = Message.objects.filter(report=report)
     for message in (warned, closed):
         assert (message.author_kind, message.visibility) == (AuthorKind.SYSTEM, Visibility.PUBLIC)
-    assert "2026-06-15 10:00 UTC" in (open_field(warned, "body", key=report.data_key_plain()) or "")
+    assert "15 June 2026, 10:00 UTC" in (open_field(warned, "body", key=report.data_key_plain()) or "")
     assert open_field(closed, "body", key=report.data_key_plain()) == CLOSED_FOR_SILENCE
     assert "was closed" in mail.outbox[-1].subject
     assert len(mail.outbox) == 2

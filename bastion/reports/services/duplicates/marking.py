@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.db import transaction
 from bastion.accounts.models import User
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
+from bastion.lib.when import as_read_in
 from bastion.reports.errors import ReportRejected
 from bastion.reports.models import Receipt, Report, ReportQuerySet, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
@@ -179,18 +179,7 @@ def _check_order(report: Report, chosen: Report, root: Report, actor: ActorArg) 
 
 def _staff_time(moment: datetime, actor: ActorArg) -> str:
     zone = actor.time_zone if isinstance(actor, User) else "UTC"
-    return _local(moment, zone)
-
-
-def _local(moment: datetime, zone: str) -> str:
-    """``moment`` as a person in ``zone`` reads it: "5 March 2026, 14:03 CET (Europe/Paris)"."""
-    try:
-        tz = ZoneInfo(zone)
-    except (ValueError, KeyError):  # an unknown zone name (validated on input, but old rows exist)
-        tz, zone = ZoneInfo("UTC"), "UTC"
-    local = moment.astimezone(tz)
-    shown = f"{local.day} {local:%B %Y, %H:%M} {local:%Z}"
-    return shown if local.tzname() == zone else f"{shown} ({zone})"
+    return as_read_in(moment, zone)
 
 
 def _reporter_text(report: Report, original: Report, message: str | None, *, share_credit: bool) -> str:
@@ -199,8 +188,8 @@ def _reporter_text(report: Report, original: Report, message: str | None, *, sha
     zone = report.reporter.time_zone
     facts = [
         f"**{original.tracking_id}**, the report yours duplicates, was received on "
-        f"{_local(original.received_at, zone)}. Yours, {report.tracking_id}, was received on "
-        f"{_local(report.received_at, zone)}.",
+        f"{as_read_in(original.received_at, zone)}. Yours, {report.tracking_id}, was received on "
+        f"{as_read_in(report.received_at, zone)}.",
     ]
     if share_credit:
         facts.append("You will share the credit for this finding with the first reporter.")
