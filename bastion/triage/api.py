@@ -10,8 +10,14 @@ revoked or expired token, or one whose owner is deactivated, is a 401. Every use
 
 - ``GET /reports``: metadata only, newest first, with the inbox's filters; cursor pagination
   (``next``), because counting or offsetting a million rows is what makes a list slow.
+- ``POST /reports/search``: the same filters and a search inside the reports (``text``), in a
+  JSON body so the words never land in a URL or an access log; the GET refuses ``text``.
 - ``GET /reports/{tracking_id}``: metadata, decrypted content and the conversation (an audited read).
 - ``PATCH /reports/{tracking_id}``: status, assignee, scoring, labels, asset, in one transaction.
+  What it would write to the reporter or the conversation (a reply, a note, or the news of a
+  status change) needs messages:write as well as reports:write: a reports:write token cannot
+  be used to write to reporters through the back door. ``notify_reporter: false`` moves
+  silently, with reports:write alone.
 - ``POST /reports/{tracking_id}/messages``: a public reply or an internal note.
 
 Errors are JSON with a ``detail`` sentence, and every one is declared in the schema. 409 means the
@@ -38,8 +44,8 @@ from bastion.reports.errors import StaleEdit, TransitionRefused
 from bastion.reports.services import open_report, post_message
 from bastion.reports.services.scoring import opened_severity_reason
 from bastion.triage import access
-from bastion.triage.api_edits import EditRefused, apply_patch
-from bastion.triage.api_listing import FilterRefused, report_page
+from bastion.triage.api_edits import EditRefused, apply_patch, conversation_parts
+from bastion.triage.api_listing import FilterRefused, report_page, search_page
 from bastion.triage.api_schemas import (
     MessageCreated,
     MessageIn,
@@ -48,6 +54,8 @@ from bastion.triage.api_schemas import (
     ReportPage,
     ReportPatch,
     ReportRow,
+    ReportSearch,
+    ReportSearchPage,
     StaffConflict,
     StaffError,
     StaffFieldErrors,
@@ -123,6 +131,25 @@ def list_reports(request: HttpRequest, filters: Query[ReportFilters]) -> Status[
     return Status(200, page)
 
 
+# Declared before /reports/{tracking_id}: URL patterns match in order, and that one's would take
+# "search" for a tracking ID (and answer a POST with 405).
+@router.post(
+    "/reports/search",
+    auth=READ,
+    response={200: ReportSearchPage, 400: StaffFieldErrors, **_DENIED, 422: StaffFieldErrors},
+)
+def search_reports(request: HttpRequest, payload: ReportSearch) -> Status[Any]:
+    """Reports whose content holds every word of ``text``, among those the filters select (at most
+    500, or a 400 on ``text`` saying to narrow them). Each report is opened to be searched, and the
+    read is audited (REPORTS_SEARCHED) without the words. Send ``cursor=next_cursor`` for more.
+    """
+    try:
+        page = search_page(_owner(request), payload, ip=_ip(request))
+    except FilterRefused as error:
+        return Status(400, {"detail": error.detail, "errors": error.errors})
+    return Status(200, page)
+
+
 @router.get(
     "/reports/{tracking_id}",
     auth=READ,
@@ -156,8 +183,24 @@ def get_report(request: HttpRequest, tracking_id: str) -> Status[Any]:
     },
 )
 def patch_report(request: HttpRequest, tracking_id: str, payload: ReportPatch) -> Status[Any]:
-    """Change status, assignee, scoring, labels or asset; all of it or, on any refusal, none of it."""
+    """Change status, assignee, scoring, labels or asset; all of it or, on any refusal, none of it.
+
+    A reply, a note, or a status change the reporter is told of also needs messages:write (403).
+    """
     user = _owner(request)
+    writes = conversation_parts(payload)
+    if writes and not _token(request).allows(ApiScope.MESSAGES_WRITE):
+        return Status(
+            403,
+            {
+                "detail": (
+                    f"This token lacks the {ApiScope.MESSAGES_WRITE.value} scope, needed here for "
+                    f"{', '.join(writes)} (each writes to the reporter or the conversation). Create a "
+                    "token that has it on your profile page; to change the status without telling "
+                    "the reporter, send notify_reporter: false."
+                )
+            },
+        )
     try:
         report = access.report_for(user, tracking_id)
         report = apply_patch(report=report, patch=payload, actor=user, ip=_ip(request))
@@ -200,10 +243,14 @@ def create_message(request: HttpRequest, tracking_id: str, payload: MessageIn) -
     return Status(201, body)
 
 
-def _owner(request: HttpRequest) -> User:
+def _token(request: HttpRequest) -> ApiToken:
     token = request.auth  # type: ignore[attr-defined]
     assert isinstance(token, ApiToken)  # every operation here has a StaffToken auth
-    return token.user
+    return token
+
+
+def _owner(request: HttpRequest) -> User:
+    return _token(request).user
 
 
 def _ip(request: HttpRequest) -> str | None:

@@ -30,6 +30,8 @@ from bastion.triage.canned import default_message
 # The fields classify_report takes, as the PATCH body names them.
 CLASSIFICATION = ("cvss_v3", "cvss_v4", "cwe_id", "severity", "severity_reason", "asset", "labels")
 STATUS_EXTRAS = ("reporter_message", "notify_reporter", "note")
+# What a PATCH posts to the conversation (a public reply, an internal note).
+MESSAGES = ("reporter_message", "note")
 
 
 class EditRefused(Exception):
@@ -74,6 +76,21 @@ def apply_patch(*, report: Report, patch: ReportPatch, actor: ActorArg, ip: str 
                 ip=ip,
             )
     return Report.objects.select_related("assignee", "asset").prefetch_related("labels").get(pk=report.pk)
+
+
+def conversation_parts(patch: ReportPatch) -> list[str]:
+    """The parts of ``patch`` that write to the reporter or the conversation ([] when none does).
+
+    ``reporter_message`` and ``note`` when sent (not null), and ``status`` unless
+    ``notify_reporter`` is false: the move then mails the reporter, a canned reply or the plain
+    "status changed" mail. These need the messages:write scope as well, which is the scope that
+    says a token may write to reporters; a silent move (notify_reporter false) does not.
+    """
+    sent = patch.model_fields_set
+    parts = [name for name in MESSAGES if name in sent and getattr(patch, name) is not None]
+    if "status" in sent and patch.status is not None and patch.notify_reporter:
+        parts.append("a status change that notifies the reporter")
+    return parts
 
 
 def _check_shape(patch: ReportPatch, sent: set[str]) -> None:

@@ -45,10 +45,30 @@ class StaffConflict(Schema):
     allowed: list[str] = Field(default_factory=list)
 
 
-class ReportFilters(Schema):
-    """The inbox's filters, as query parameters. Several values: repeat the parameter, or separate
-    them with commas. Values are checked by the inbox's own rules: a bad one is a 400 naming it.
+class _Input(Schema):
+    """A request body: unknown fields are refused (a typo must not be ignored silently), and so is
+    text that is not valid Unicode (JSON allows lone surrogates; UTF-8, and so sealing, does not)
+    or holds a NUL character (PostgreSQL's text cannot: it would be a database error, a 500).
     """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("This contains invalid Unicode (a lone surrogate).") from None
+                if "\x00" in text:
+                    raise ValueError("This contains a NUL character; remove it and try again.")
+        return value
+
+
+class _Filters(Schema):
+    """The inbox's filters, shared by the list's query parameters and the search's body."""
 
     status: list[str] = Field([], description="A status, or open, closed or any")
     severity: list[str] = Field([], description="none, low, medium, high, critical or unrated")
@@ -57,15 +77,34 @@ class ReportFilters(Schema):
     channel: list[str] = Field([], description="web, api or email")
     label: list[str] = Field([], description="A label name")
     clock: list[str] = Field([], description="due_soon, overdue or breached (sorts by due time)")
-    due_hours: str | None = Field(None, description="What due_soon means, in hours (default 24)")
     received_after: str | None = Field(None, description="A day, YYYY-MM-DD, in your time zone")
     received_before: str | None = Field(None, description="A day, YYYY-MM-DD, in your time zone")
     q: str | None = Field(None, description="Metadata search: tracking ID, CWE, CVSS part, label or asset")
-    text: str | None = Field(
-        None, description="Search inside the reports (opens them, audited; needs narrower filters first)"
-    )
     cursor: str | None = Field(None, description="next_cursor of the previous page")
+
+
+class ReportFilters(_Filters):
+    """The inbox's filters, as query parameters. Several values: repeat the parameter, or separate
+    them with commas. Values are checked by the inbox's own rules: a bad one is a 400 naming it.
+    There is no ``text`` here: searching inside reports is ``POST /reports/search``, so that the
+    words searched for (report text, often) stay out of URLs and the logs that keep them.
+    """
+
+    due_hours: str | None = Field(None, description="What due_soon means, in hours (default 24)")
     limit: str | None = Field(None, description="Rows per page, 1 to 200 (default 50)")
+
+
+class ReportSearch(_Input, _Filters):
+    """A search inside reports: ``text``, within the list's filters (the same names and values,
+    several values as a JSON list). It opens each report the filters select, so they must narrow
+    the set to at most 500 first; the read is audited (REPORTS_SEARCHED), the words are not.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="Words that must all appear in the report (any field, any case)")
+    due_hours: int | None = Field(None, description="What due_soon means, in hours (default 24)")
+    limit: int | None = Field(None, description="Rows per page, 1 to 200 (default 50)")
 
 
 class ReportRow(Schema):
@@ -92,6 +131,15 @@ class ReportPage(Schema):
     items: list[ReportRow]
     next: str | None = Field(description="The URL of the next page; null on the last page")
     next_cursor: str | None
+
+
+class ReportSearchPage(Schema):
+    """One page of a search inside reports. For more, send the same search with ``cursor``: each
+    page opens the candidates again, and is audited again.
+    """
+
+    items: list[ReportRow]
+    next_cursor: str | None = Field(description="The cursor of the next page; null on the last page")
 
 
 class ReportContent(Schema):
@@ -155,43 +203,36 @@ class ReportDetail(ReportRow):
     messages: list[MessageOut]
 
 
-class _Input(Schema):
-    """A request body: unknown fields are refused (a typo must not be ignored silently), and so is
-    text that is not valid Unicode (JSON allows lone surrogates; UTF-8, and so sealing, does not).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _encodable(cls, value: Any) -> Any:
-        for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str):
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValueError("This contains invalid Unicode (a lone surrogate).") from None
-        return value
-
-
 class ReportPatch(_Input):
     """A change to a report. Only the fields sent change; ``null`` clears a field that may be empty.
 
     ``version`` is the version you read: if someone changed the report since, nothing is saved
     and the answer is 409. Every part applies, or none does.
+
+    What writes to the reporter or the conversation needs the token's messages:write scope as
+    well as reports:write (403 without it): ``reporter_message``, ``note``, and a ``status``
+    change unless ``notify_reporter`` is false (the reporter is told of the move).
     """
 
     version: int = Field(ge=1, le=2**31 - 1)
     status: Status | None = None
     reporter_message: str | None = Field(
         None,
-        description="With status: the reply the reporter gets; omitted, the default canned response is sent",
+        description=(
+            "With status: the reply the reporter gets; omitted, the default canned response is sent "
+            "(needs messages:write)"
+        ),
     )
     notify_reporter: bool = Field(
         True,
-        description="With status: false sends the reporter nothing (the move still shows in their portal)",
+        description=(
+            "With status: false sends the reporter nothing (the move still shows in their portal); "
+            "true, the default, needs messages:write"
+        ),
     )
-    note: str | None = Field(None, description="An internal note kept with the status change")
+    note: str | None = Field(
+        None, description="An internal note kept with the status change (needs messages:write)"
+    )
     assignee: str | None = Field(None, description="A triager's or admin's e-mail address; null unassigns")
     severity: str | None = Field(
         None, description="none, low, medium, high or critical; null follows the score"
@@ -211,9 +252,7 @@ class ReportPatch(_Input):
     @classmethod
     def _postable(cls, value: str | None) -> str | None:
         # Checked here, under the field's own name: post_message would refuse the same text later
-        # under the name "body", which this request does not have.
-        if value is not None and "\x00" in value:
-            raise ValueError("This contains a NUL character; remove it and try again.")
+        # under the name "body", which this request does not have (NUL: see _Input).
         if value is not None and len(value) > MAX_MESSAGE:
             raise ValueError(f"This is {len(value):,} characters long; the limit is {MAX_MESSAGE:,}.")
         return value

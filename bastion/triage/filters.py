@@ -20,18 +20,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any, cast
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from cvss import constants3 as cvss3_metrics
+from cvss import constants4 as cvss4_metrics
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
 
 from bastion.accounts.models import Role, User
 from bastion.accounts.permissions import AnyUser
@@ -43,6 +43,7 @@ from bastion.reports.sealing import open_field, open_json
 from bastion.reports.workflow import CLOSED, Status
 from bastion.triage import keyset
 from bastion.triage.access import inbox_rows, reports_for
+from bastion.triage.filter_fields import FastSelectMultiple, ValuesField
 from bastion.vault.errors import KeyDestroyed
 
 # Opening a report costs an unwrap and two AES-GCM opens; 500 is well under a second, and few
@@ -57,103 +58,17 @@ OPEN = [status.value for status in Status if status not in CLOSED]
 UNRATED = "unrated"
 _CWE = re.compile(r"^(?:cwe[-\s]?)?(\d{1,5})$", re.IGNORECASE)
 _CROCKFORD_ALIASES = str.maketrans("ILO", "110")  # read as the digits people mistake them for
-_CVSS = re.compile(r"^cvss:|[A-Z]{1,3}:[A-Z]", re.IGNORECASE)
-
-
-class _FastChoices:
-    """Render a multiple-choice widget in Python rather than one template per option.
-
-    Django renders each option of a choice widget through its own template, which made the
-    filter form cost as much as the page of reports beneath it (measured: ~25 ms of ~90).
-    """
-
-    choices: Any
-    attrs: dict[str, Any]
-
-    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
-        chosen = {str(v) for v in (value or [])}
-        final = {**self.attrs, **(attrs or {})}
-        options = [(str(key), str(label)) for key, label in self.choices]
-        return self.render_options(name, final.get("id", f"id_{name}"), options, chosen)
-
-    def render_options(
-        self, name: str, id_: str, options: list[tuple[str, str]], chosen: set[str]
-    ) -> SafeString:
-        raise NotImplementedError
-
-
-class FastCheckboxes(_FastChoices, forms.CheckboxSelectMultiple):
-    """Checkboxes, one label each, in a div carrying the field's id."""
-
-    def render_options(
-        self, name: str, id_: str, options: list[tuple[str, str]], chosen: set[str]
-    ) -> SafeString:
-        boxes = format_html_join(
-            "",
-            '<label for="{}_{}"><input type="checkbox" name="{}" value="{}" id="{}_{}"{}> {}</label>',
-            (
-                (id_, n, name, key, id_, n, mark_safe(" checked") if key in chosen else "", label)
-                for n, (key, label) in enumerate(options)
-            ),
-        )
-        return format_html('<div id="{}">{}</div>', id_, boxes)
-
-
-class FastSelectMultiple(_FastChoices, forms.SelectMultiple):
-    """A multiple select."""
-
-    def render_options(
-        self, name: str, id_: str, options: list[tuple[str, str]], chosen: set[str]
-    ) -> SafeString:
-        items = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            ((key, mark_safe(" selected") if key in chosen else "", label) for key, label in options),
-        )
-        return format_html('<select name="{}" id="{}" multiple>{}</select>', name, id_, items)
-
-
-class ValuesField(forms.MultipleChoiceField):
-    """Zero or more values of one vocabulary: repeated parameters, or comma-separated in one.
-
-    Each value may also be spelled as one of ``aliases`` (a lower-case spelling → the value: an
-    email for a person, a name for an asset). An unknown value is an error naming it and listing
-    what is accepted.
-    """
-
-    def __init__(self, *, noun: str, commas: bool = True, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", FastCheckboxes)
-        super().__init__(**kwargs)
-        self.noun = noun
-        self.commas = commas
-        self.aliases: dict[str, str] = {}
-
-    def to_python(self, value: Any) -> list[str]:
-        items = value if isinstance(value, list | tuple) else [] if value in (None, "") else [value]
-        parts: list[str] = []
-        for item in items:
-            parts.extend(str(item).split(",") if self.commas else [str(item)])
-        return [part.strip() for part in parts if part.strip()]
-
-    def options(self) -> list[str]:
-        """The accepted values, in the order they are offered."""
-        return [str(key) for key, _ in cast(Iterable[tuple[Any, Any]], self.choices)]
-
-    def clean(self, value: Any) -> list[str]:
-        known = set(self.options())
-        lowered = {key.lower(): key for key in known} | self.aliases
-        found: list[str] = []
-        for item in self.to_python(value):
-            canonical = item if item in known else lowered.get(item.lower())
-            if canonical is None:
-                options = ", ".join(self.options())
-                raise ValidationError(
-                    f"Unknown {self.noun} “{item[:80]}”: use one of {options}.", code="invalid_choice"
-                )
-            if canonical not in found:
-                found.append(canonical)
-        return found
+# Every CVSS 3.x and 4.0 metric and the values it takes, as the ``cvss`` package (which scores the
+# vectors) names them: upper-cased metric → upper-cased value → the value as a vector spells it.
+# Only these make ``q`` a vector part, so "admin:hunter2" is not taken for one.
+CVSS_METRICS: dict[str, dict[str, str]] = {}
+for _names in (cvss3_metrics.METRICS_VALUE_NAMES, cvss4_metrics.METRICS_VALUE_NAMES):
+    for _metric, _values in _names.items():
+        CVSS_METRICS.setdefault(_metric.upper(), {}).update({v.upper(): v for v in _values})
+CVSS_PREFIXES = ("CVSS:3.0", "CVSS:3.1", "CVSS:4.0")
+# Days before this are no report's; days whose bounds do not fit a datetime are refused too.
+EARLIEST_DAY = date(1970, 1, 1)
+DAY_RANGE = "Choose a day from 1970-01-01 to 9999-12-30."
 
 
 def _status_choices() -> list[tuple[str, str]]:
@@ -249,8 +164,13 @@ class InboxFilterForm(forms.Form):
         cleaned = super().clean() or {}
         if cleaned.get("after") and cleaned.get("before"):
             self.add_error("before", "Give either after or before, not both.")
+        zone = self.time_zone()
+        for name, days_after in (("received_after", 0), ("received_before", 1)):
+            day = cleaned.get(name)
+            if day is not None and day_start(day, zone, days_after=days_after) is None:
+                self.add_error(name, DAY_RANGE)
         start, end = cleaned.get("received_after"), cleaned.get("received_before")
-        if start and end and start > end:
+        if start and end and start > end and "received_before" not in self.errors:
             self.add_error("received_before", "This is earlier than the “received from” date.")
         by_due = bool(cleaned.get("clock"))
         for name in ("after", "before"):
@@ -264,6 +184,20 @@ class InboxFilterForm(forms.Form):
     def time_zone(self) -> ZoneInfo:
         """The viewer's time zone, which date filters are days in."""
         return ZoneInfo(getattr(self.user, "time_zone", "") or "UTC")
+
+
+def day_start(day: date, zone: ZoneInfo, *, days_after: int = 0) -> datetime | None:
+    """The instant (in UTC) the day ``days_after`` days after ``day`` begins in ``zone``.
+
+    None for a day before 1970, or one whose bound does not fit a datetime (the last day of year
+    9999 has no next day; year 1 in a zone east of UTC begins in year 0): a 400, never a 500.
+    """
+    if day < EARLIEST_DAY:
+        return None
+    try:
+        return datetime.combine(day + timedelta(days=days_after), time.min, zone).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 @dataclass
@@ -337,14 +271,15 @@ def filter_reports(
     visible = reports_for(user)
     query = cleaned["q"].strip()
     exact = identifiers.normalize_tracking_id(query) if query else None
-    if exact is not None:
+    # Searching inside, an exact ID narrows the search to that report rather than skipping it.
+    if exact is not None and not cleaned["text"].strip():
         found = visible.filter(tracking_id=exact).first()
         if found is not None:
             return FilterResult(
                 form=form, rows=visible.filter(pk=found.pk), errors={}, cleaned=cleaned, jump_to=found
             )
     try:
-        plan = _plan(form, cleaned, now=now, exact=exact)
+        plan, q_kind = _plan(form, cleaned, now=now, exact=exact, vendor=connections[visible.db].vendor)
     except ValidationError as error:
         form.add_error("q", error)
         return FilterResult(form=form, rows=None, errors={"q": list(error.messages)})
@@ -359,7 +294,9 @@ def filter_reports(
             )
             form.add_error("text", message)
             return FilterResult(form=form, rows=None, errors={"text": [message]}, cleaned=cleaned)
-        matched, opened = search_contents(rows=rows, text=cleaned["text"], actor=user, filters=cleaned, ip=ip)
+        matched, opened = search_contents(
+            rows=rows, text=cleaned["text"], actor=user, filters={**cleaned, "q": q_kind}, ip=ip
+        )
         plan = plan.only(matched)
         rows = plan.rows(visible)
     return FilterResult(form=form, rows=rows, errors={}, cleaned=cleaned, opened=opened, plan=plan)
@@ -374,8 +311,13 @@ def _as_query(data: Mapping[str, str | list[str]]) -> QueryDict:
     return query
 
 
-def _plan(form: InboxFilterForm, cleaned: dict[str, Any], *, now: datetime, exact: str | None) -> keyset.Plan:
-    """Turn the cleaned filters into a keyset plan: column filters (index walks) and the rest."""
+def _plan(
+    form: InboxFilterForm, cleaned: dict[str, Any], *, now: datetime, exact: str | None, vendor: str
+) -> tuple[keyset.Plan, str | None]:
+    """Turn the cleaned filters into a keyset plan: column filters (index walks) and the rest.
+
+    Also the kind of metadata ``q`` matched (see :func:`_search_metadata`), None without ``q``.
+    """
     plan = keyset.Plan(by_due=bool(cleaned["clock"]))
     statuses = set(cleaned["status"]) - {"any"}
     chosen = {s for s in statuses if s not in ("open", "closed")}
@@ -398,16 +340,16 @@ def _plan(form: InboxFilterForm, cleaned: dict[str, Any], *, now: datetime, exac
         _filter_labelled(plan, ids)
     zone = form.time_zone()
     if cleaned["received_after"]:
-        plan.where(Q(received_at__gte=datetime.combine(cleaned["received_after"], time.min, zone)))
+        plan.where(Q(received_at__gte=day_start(cleaned["received_after"], zone)))
     if cleaned["received_before"]:
-        end = datetime.combine(cleaned["received_before"] + timedelta(days=1), time.min, zone)
-        plan.where(Q(received_at__lt=end))
+        plan.where(Q(received_at__lt=day_start(cleaned["received_before"], zone, days_after=1)))
     if cleaned["clock"]:
         plan.where(_clock_states(cleaned["clock"], now=now, hours=cleaned["due_hours"] or DUE_SOON_HOURS))
         plan.include_not_running = "breached" in cleaned["clock"]
+    q_kind = None
     if cleaned["q"].strip():
-        _search_metadata(plan, cleaned["q"].strip(), exact=exact)
-    return plan
+        q_kind = _search_metadata(plan, cleaned["q"].strip(), exact=exact, vendor=vendor)
+    return plan, q_kind
 
 
 def _filter_labelled(plan: keyset.Plan, label_ids: list[int]) -> None:
@@ -447,41 +389,83 @@ def _clock_states(states: list[str], *, now: datetime, hours: int) -> Q:
     return chosen
 
 
-def _search_metadata(plan: keyset.Plan, query: str, *, exact: str | None) -> None:
+def _search_metadata(plan: keyset.Plan, query: str, *, exact: str | None, vendor: str) -> str:
     """Add ``q``'s filter: one kind of metadata, so each search stays one index walk where it can.
 
-    A full tracking ID that names no visible report matches nothing (not an error: it may be
-    someone else's to see). ValidationError when the text is no kind of metadata at all.
+    Returns which kind it matched (tracking_id, cwe, cvss, label, asset, label_or_asset or
+    tracking_id_prefix): a content search's audit row records that, never the text, which may be
+    anything a person typed or pasted. A full tracking ID that names no visible report matches
+    nothing (not an error: it may be someone else's to see). ValidationError when the text is no
+    kind of metadata at all.
     """
     if exact is not None:
         plan.where(Q(tracking_id=exact))
-        return
+        return "tracking_id"
     cwe = _CWE.fullmatch(query)
     if cwe:
         plan.where(Q(cwe_id=int(cwe[1])))
-        return
-    if _CVSS.search(query) and " " not in query:
-        fragment = query.upper()
+        return "cwe"
+    fragment = cvss_fragment(query)
+    if fragment is not None:
         plan.where(Q(cvss_v3__contains=fragment) | Q(cvss_v4__contains=fragment))
-        return
+        return "cvss"
     labels = list(Label.objects.filter(name__icontains=query).values_list("pk", flat=True))
     assets = list(Asset.objects.filter(name__icontains=query).values_list("pk", flat=True))
     prefix = _tracking_prefix(query)
     if labels and assets:
         plan.where(_labelled(labels) | Q(asset_id__in=assets))
-    elif labels:
+        return "label_or_asset"
+    if labels:
         plan.where(_labelled(labels))
-    elif assets:
+        return "label"
+    if assets:
         plan.narrow("asset_id", assets)
-    elif prefix is not None:
-        plan.where(Q(tracking_id__gte=prefix, tracking_id__lt=prefix + "\x7f"))
-    else:
-        raise ValidationError(
-            f"“{query[:80]}” is not a tracking ID (BST-…, at least two characters after BST-), a CWE "
-            "(CWE-79), a CVSS vector part (AV:N) or part of a label or asset name. To look inside "
-            "reports, use “Search inside content”.",
-            code="no_metadata",
-        )
+        return "asset"
+    if prefix is not None:
+        plan.where(_starts_with(prefix, vendor=vendor))
+        return "tracking_id_prefix"
+    raise ValidationError(
+        f"“{query[:80]}” is not a tracking ID (BST-…, at least two characters after BST-), a CWE "
+        "(CWE-79), a CVSS vector part (AV:N) or part of a label or asset name. To look inside "
+        "reports, use “Search inside content”.",
+        code="no_metadata",
+    )
+
+
+def _starts_with(prefix: str, *, vendor: str) -> Q:
+    """Tracking IDs beginning with ``prefix``, by a walk of an index on tracking_id.
+
+    SQLite compares text bytewise and answers a range from its unique index on tracking_id (a LIKE
+    it would scan for: its LIKE optimisation needs case_sensitive_like). PostgreSQL orders by the
+    database's collation, under which DEL, the range's end, may sort anywhere (ICU ignores it, so
+    the range holds nothing); there LIKE 'BST-AB%' is bytewise, and walks the varchar_pattern_ops
+    index Django gives a unique CharField. Tracking IDs are upper-case ASCII: both are exact.
+    """
+    if vendor == "sqlite":
+        return Q(tracking_id__gte=prefix, tracking_id__lt=prefix + "\x7f")
+    return Q(tracking_id__startswith=prefix)
+
+
+def cvss_fragment(query: str) -> str | None:
+    """``query`` as a part of a CVSS vector as stored (``/AV:N/AC:L``, ``CVSS:3.1/AV:N``), or None.
+
+    A part is ``metric:value`` pairs joined by "/", each a real metric with one of its values
+    (any case), optionally after the version prefix. Without the prefix the part gets a leading
+    "/", so ``AV:N`` does not also find ``MAV:N``.
+    """
+    pieces = [piece.strip() for piece in query.strip().strip("/").split("/")]
+    spelled: list[str] = []
+    for number, piece in enumerate(pieces):
+        if number == 0 and piece.upper() in CVSS_PREFIXES:
+            spelled.append(piece.upper())
+            continue
+        metric, colon, value = piece.partition(":")
+        values = CVSS_METRICS.get(metric.upper())
+        if not colon or values is None or value.upper() not in values:
+            return None
+        spelled.append(f"{metric.upper()}:{values[value.upper()]}")
+    fragment = "/".join(spelled)
+    return fragment if fragment.startswith("CVSS:") else f"/{fragment}"
 
 
 def _tracking_prefix(query: str) -> str | None:
@@ -509,10 +493,11 @@ def search_contents(
 
     The caller has bounded ``rows`` (at most CONTENT_SEARCH_MAX). Each report is opened in memory
     with its own data key; nothing is written anywhere but one audit row, REPORTS_SEARCHED, for the
-    whole read: how many reports were opened and matched, and the metadata filters that chose them.
-    The words searched for are *not* recorded. They are often copied from a report ("the /export
-    endpoint…"), so they are report plaintext, and the audit trail can neither be shredded with a
-    report's key nor deleted. Shredded reports cannot be opened and are skipped.
+    whole read: how many reports were opened and matched, and the metadata filters that chose them
+    (``q`` only as the kind of metadata it matched). The words searched for are *not* recorded.
+    They are often copied from a report ("the /export endpoint…"), so they are report plaintext,
+    and the audit trail can neither be shredded with a report's key nor deleted.
+    Shredded reports cannot be opened and are skipped.
     """
     words = text.casefold().split()
     matched: list[int] = []
@@ -538,7 +523,11 @@ def search_contents(
 
 
 def _described(filters: Mapping[str, Any]) -> dict[str, Any]:
-    """The metadata filters of a content search, for its audit row (never the words searched)."""
+    """The metadata filters of a content search, for its audit row (never the words searched).
+
+    ``q`` is recorded as the kind of metadata it matched ("cvss", "label"…), never its text:
+    whatever was typed there, a vector or a pasted secret, must not reach the audit trail.
+    """
     shown: dict[str, Any] = {}
     for name in ("status", "severity", "assignee", "asset", "channel", "label", "clock", "q"):
         value = filters.get(name)

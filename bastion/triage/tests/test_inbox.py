@@ -257,6 +257,38 @@ def test_bulk_assign_and_label(client_as, alice, bob):
         assert list(report.labels.values_list("name", flat=True)) == ["needs-poc"]
 
 
+@pytest.mark.parametrize("suffix", ["@²", "@1x", "@-1", "@" + "9" * 11, ""])
+def test_bulk_refuses_a_selection_it_cannot_read_and_changes_nothing(client_as, alice, bob, suffix):
+    kept = quick_reports(1)[0]
+    odd = f"{kept.tracking_id}{suffix}" if suffix else "not-a-tracking-id"
+
+    response = client_as(alice).post(
+        reverse("triage:bulk"),
+        {"action": "assign", "assignee": bob.pk, "report": [f"{kept.tracking_id}@1", odd]},
+        follow=True,
+    )
+
+    said = [str(m) for m in response.context["messages"]]
+    assert response.status_code == 200
+    assert said == [
+        f"Nothing was changed: these selections are not rows of the list (“{odd[:40]}”). "
+        "Reload the inbox and select the reports again."
+    ]
+    kept.refresh_from_db()
+    assert kept.assignee is None
+
+
+def test_a_day_out_of_range_is_a_400_saying_which_days_work(client_as, alice):
+    alice.time_zone = "Asia/Tokyo"
+    alice.save(update_fields=["time_zone"])
+
+    for query in ({"received_before": "9999-12-31"}, {"received_after": "0001-01-01"}):
+        response = client_as(alice).get(INBOX, query)
+
+        assert response.status_code == 400
+        assert "Choose a day from 1970-01-01 to 9999-12-30." in response.content.decode()
+
+
 def test_bulk_needs_a_selection(client_as, alice):
     response = client_as(alice).post(reverse("triage:bulk"), {"action": "spam"}, follow=True)
 

@@ -120,6 +120,8 @@ def test_it_says_what_is_wrong_with_a_bad_month(db, frozen, alice, client_as):
         ("March", "is not a month"),
         (f"{YEAR + 1}-01", "has not begun yet"),
         ("1999-12", "from 2000 on"),
+        ("0000-01", "from 2000 on"),  # year 0 is no date at all
+        ("\u0662\u0660\u0662\u0665-\u0660\u0661", "is not a month"),  # Arabic-Indic digits
     ]:
         page = client.get(reverse("triage:metrics"), {"month": month})
         assert page.status_code == 400

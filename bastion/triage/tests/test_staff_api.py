@@ -26,6 +26,8 @@ pytestmark = pytest.mark.django_db
 
 API = "/api/v1/staff"
 ALL_SCOPES = [scope.value for scope in ApiScope]
+# What a PATCH that writes to the reporter or the conversation needs.
+WRITE_AND_MESSAGES = ("reports:write", "messages:write")
 V3 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 
 
@@ -153,16 +155,90 @@ def test_an_exact_tracking_id_finds_that_one_report(alice, submit):
     assert body["next"] is None
 
 
-def test_a_content_search_opens_the_candidates_and_records_the_read(alice, submit):
+def test_a_content_search_is_a_post_that_opens_the_candidates_and_records_the_read(alice, submit):
     wanted = submit(title="SSRF in the avatar fetcher").report
     submit()
 
-    body = call("GET", "/reports?status=new&text=avatar+fetcher", token_for(alice, "reports:read")).json()
+    response = call(
+        "POST",
+        "/reports/search",
+        token_for(alice, "reports:read"),
+        {"status": ["new"], "text": "avatar fetcher"},
+    )
 
+    assert response.status_code == 200, response.json()
+    body = response.json()
     assert [row["tracking_id"] for row in body["items"]] == [wanted.tracking_id]
+    assert body == {"items": body["items"], "next_cursor": None}  # no URL to carry the words
     searched = AuditEvent.objects.get(event=Event.REPORTS_SEARCHED)
     assert searched.actor_id == alice.pk
+    assert searched.data["filters"] == {"status": ["new"]}
     assert "avatar" not in json.dumps(searched.data)
+    used = AuditEvent.objects.filter(event=Event.API_TOKEN_USED).get()
+    assert used.data["endpoint"] == f"{API}/reports/search"
+
+
+def test_the_list_refuses_a_content_search_and_points_to_the_post(alice, report):
+    response = call("GET", "/reports?status=new&text=avatar", token_for(alice, "reports:read"))
+
+    assert response.status_code == 400
+    assert set(errors_of(response)) == {"text"}
+    assert f"POST the filters and text as JSON to {API}/reports/search" in response.json()["detail"]
+    assert not AuditEvent.objects.filter(event=Event.REPORTS_SEARCHED).exists()
+
+
+def test_a_content_search_pages_by_cursor_in_the_body(alice, submit):
+    made = [submit(title=f"Marmalade leak {n}").report for n in range(3)]
+    submit(title="Something else")
+    token = token_for(alice, "reports:read")
+    seen: list[str] = []
+    search: dict[str, Any] = {"text": "marmalade", "limit": 2}
+    while True:
+        body = call("POST", "/reports/search", token, search).json()
+        seen += [row["tracking_id"] for row in body["items"]]
+        if not body["next_cursor"]:
+            break
+        search = {**search, "cursor": body["next_cursor"]}
+
+    assert seen == [report.tracking_id for report in reversed(made)]
+    assert AuditEvent.objects.filter(event=Event.REPORTS_SEARCHED).count() == 2  # one per page
+
+
+def test_an_exact_tracking_id_narrows_a_content_search_to_that_report(alice, submit):
+    first = submit(title="Marmalade leak").report
+    second = submit(title="Marmalade leak again").report
+    plain = submit(title="Something else").report
+    token = token_for(alice, "reports:read")
+
+    def search(q: str) -> list[str]:
+        body = call("POST", "/reports/search", token, {"q": q, "text": "marmalade"}).json()
+        return [row["tracking_id"] for row in body["items"]]
+
+    assert search(second.tracking_id) == [second.tracking_id]
+    assert search(plain.tracking_id) == []  # searched inside, not jumped to
+    assert first.tracking_id not in search(second.tracking_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"text": " "}, 400, "text"),
+        ({"text": "x", "status": ["nonsense"]}, 400, "status"),
+        ({"text": "x", "cursor": "not-a-cursor"}, 400, "cursor"),
+        ({"text": "x", "received_before": "9999-12-31"}, 400, "received_before"),
+        ({"text": "x", "after": "y"}, 422, None),
+        ({"status": ["new"]}, 422, None),
+        ({"text": "x\u0000"}, 422, None),
+    ],
+)
+def test_a_bad_content_search_is_refused_naming_the_field(alice, report, body, status, field):
+    response = call("POST", "/reports/search", token_for(alice, "reports:read"), body)
+
+    assert response.status_code == status, response.json()
+    assert response.json()["detail"]
+    if field:
+        assert field in errors_of(response)
+    assert not AuditEvent.objects.filter(event=Event.REPORTS_SEARCHED).exists()
 
 
 # --- Opening --------------------------------------------------------------------------------------
@@ -207,7 +283,7 @@ def test_it_changes_status_with_the_reporter_message_and_a_note(
         response = call(
             "PATCH",
             f"/reports/{report.tracking_id}",
-            token_for(alice, "reports:write"),
+            token_for(alice, *WRITE_AND_MESSAGES),
             {
                 "version": report.version,
                 "status": "triaged",
@@ -226,7 +302,7 @@ def test_it_changes_status_with_the_reporter_message_and_a_note(
 
 def test_without_a_message_the_default_canned_response_goes_to_the_reporter(alice, report):
     expected = default_message(Status.TRIAGED, tracking_id=report.tracking_id)
-    token = token_for(alice, "reports:write")
+    token = token_for(alice, *WRITE_AND_MESSAGES)
 
     response = call("PATCH", f"/reports/{report.tracking_id}", token, {"version": 1, "status": "triaged"})
 
@@ -236,13 +312,43 @@ def test_without_a_message_the_default_canned_response_goes_to_the_reporter(alic
     assert reply == expected
 
 
-def test_notify_reporter_false_sends_nothing(alice, report):
+def test_notify_reporter_false_sends_nothing_and_needs_no_messages_scope(alice, report):
     body = {"version": 1, "status": "triaged", "notify_reporter": False}
 
     response = call("PATCH", f"/reports/{report.tracking_id}", token_for(alice, "reports:write"), body)
 
     assert response.status_code == 200
     assert not report.messages.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"status": "triaged", "reporter_message": "Confirmed."}, "reporter_message"),
+        ({"status": "triaged", "notify_reporter": False, "reporter_message": "Hm"}, "reporter_message"),
+        ({"status": "triaged", "notify_reporter": False, "note": "Easy."}, "note"),
+        ({"status": "triaged"}, "a status change that notifies the reporter"),
+        ({"note": "why"}, "note"),
+    ],
+)
+def test_it_rejects_writing_to_the_reporter_or_conversation_without_the_messages_scope(
+    alice, report, django_capture_on_commit_callbacks, body, named
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = call(
+            "PATCH",
+            f"/reports/{report.tracking_id}",
+            token_for(alice, "reports:write"),
+            {"version": 1, **body},
+        )
+
+    assert response.status_code == 403
+    assert "lacks the messages:write scope" in response.json()["detail"]
+    assert named in response.json()["detail"]
+    report.refresh_from_db()
+    assert (report.version, report.status) == (1, Status.NEW)
+    assert not report.messages.exists()
+    assert callbacks == []
 
 
 def public_replies(report) -> list[str]:
@@ -320,7 +426,7 @@ def test_an_illegal_move_is_409_naming_the_allowed_moves(alice, report):
     response = call(
         "PATCH",
         f"/reports/{report.tracking_id}",
-        token_for(alice, "reports:write"),
+        token_for(alice, *WRITE_AND_MESSAGES),
         {"version": 1, "status": "resolved"},
     )
 
@@ -334,7 +440,7 @@ def test_a_refused_part_undoes_every_other_part(alice, bob, report, django_captu
         response = call(
             "PATCH",
             f"/reports/{report.tracking_id}",
-            token_for(alice, "reports:write"),
+            token_for(alice, *WRITE_AND_MESSAGES),
             {
                 "version": 1,
                 "cvss_v3": V3,
@@ -373,12 +479,26 @@ def test_a_refused_part_undoes_every_other_part(alice, bob, report, django_captu
     ],
 )
 def test_bad_values_are_422_naming_the_field(alice, charlie, report, body, field):
-    response = call(
-        "PATCH", f"/reports/{report.tracking_id}", token_for(alice, "reports:write"), {"version": 1, **body}
-    )
+    token = token_for(alice, *WRITE_AND_MESSAGES)
+
+    response = call("PATCH", f"/reports/{report.tracking_id}", token, {"version": 1, **body})
 
     assert response.status_code == 422, response.json()
     assert field in errors_of(response)
+    report.refresh_from_db()
+    assert report.version == 1
+
+
+@pytest.mark.parametrize("field", ["assignee", "asset", "severity_reason", "cvss_v3", "cwe_id", "labels"])
+def test_a_nul_character_is_422_naming_the_field_before_any_query(alice, report, field):
+    value: Any = ["needs\x00poc"] if field == "labels" else "bob@bastion.example\x00"
+    token = token_for(alice, "reports:write")
+
+    response = call("PATCH", f"/reports/{report.tracking_id}", token, {"version": 1, field: value})
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"{field}: ")
+    assert "NUL character" in response.json()["detail"]
     report.refresh_from_db()
     assert report.version == 1
 
@@ -467,6 +587,7 @@ def test_a_session_cookie_alone_opens_nothing(client_as, alice):
 
 ENDPOINTS = {
     "list": ("GET", "/reports", "reports:read", None),
+    "search": ("POST", "/reports/search", "reports:read", {"text": "invoice"}),
     "open": ("GET", "/reports/{tid}", "reports:read", None),
     "patch": ("PATCH", "/reports/{tid}", "reports:write", {"version": 1, "assignee": None, "cwe_id": 79}),
     "message": (
@@ -476,7 +597,8 @@ ENDPOINTS = {
         {"body": "Hi", "visibility": "internal"},
     ),
 }
-OK = {"list": 200, "open": 200, "patch": 200, "message": 201}
+OK = {"list": 200, "search": 200, "open": 200, "patch": 200, "message": 201}
+LISTS = {"list", "search"}
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
@@ -498,11 +620,11 @@ def test_the_authorization_matrix(request, dave, report, persona, endpoint, has_
         expected = 403
     elif persona == "charlie":
         # A viewer's token acts as the viewer: nothing to list, no report to open or change.
-        expected = 200 if endpoint == "list" else 404
+        expected = 200 if endpoint in LISTS else 404
     else:
         expected = OK[endpoint]
     assert response.status_code == expected, response.content
-    if persona == "charlie" and endpoint == "list" and has_scope:
+    if persona == "charlie" and endpoint in LISTS and has_scope:
         assert response.json()["items"] == []
     report.refresh_from_db()
     changed = report.version != 1 or report.messages.exists()
@@ -517,6 +639,7 @@ def test_the_staff_endpoints_are_in_the_same_openapi_document_with_every_error_d
 
     expected = {
         ("/api/v1/staff/reports", "get"): {"200", "400", "401", "403", "422"},
+        ("/api/v1/staff/reports/search", "post"): {"200", "400", "401", "403", "422"},
         ("/api/v1/staff/reports/{tracking_id}", "get"): {"200", "401", "403", "404", "422"},
         ("/api/v1/staff/reports/{tracking_id}", "patch"): {"200", "400", "401", "403", "404", "409", "422"},
         ("/api/v1/staff/reports/{tracking_id}/messages", "post"): {"201", "400", "401", "403", "404", "422"},
@@ -530,6 +653,10 @@ def test_the_staff_endpoints_are_in_the_same_openapi_document_with_every_error_d
                 ref = spec["content"]["application/json"]["schema"]["$ref"]
                 assert "detail" in schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
     assert "/api/v1/reports" in schema["paths"]  # the reporter API is still there, in the same document
+    listed = schema["paths"]["/api/v1/staff/reports"]["get"]["parameters"]
+    assert "text" not in {parameter["name"] for parameter in listed}
+    patch = schema["paths"]["/api/v1/staff/reports/{tracking_id}"]["patch"]
+    assert "messages:write" in json.dumps(patch) + json.dumps(schema["components"]["schemas"]["ReportPatch"])
 
 
 # Hostile and malformed requests. There is no schemathesis run in this suite (the project does not
@@ -538,6 +665,14 @@ HOSTILE = [
     ("GET", "/reports?cursor=%00", None),
     ("GET", "/reports?status=%00&limit=-1", None),
     ("GET", "/reports/%00", None),
+    ("GET", "/reports?text=secret", None),
+    ("GET", "/reports?received_before=9999-12-31&received_after=0001-01-01", None),
+    ("POST", "/reports/search", "{"),
+    ("POST", "/reports/search", "[]"),
+    ("POST", "/reports/search", '{"text": "\\ud800"}'),
+    ("POST", "/reports/search", '{"text": "a", "limit": "ten"}'),
+    ("POST", "/reports/search", '{"text": "a", "received_after": "0001-01-01"}'),
+    ("PATCH", "/reports/{tid}", '{"version": 1, "asset": "a\\u0000", "assignee": "b\\u0000"}'),
     ("PATCH", "/reports/{tid}", "not json"),
     ("PATCH", "/reports/{tid}", "[]"),
     ("PATCH", "/reports/{tid}", '{"version": 99999999999999999999999, "cwe_id": 79}'),

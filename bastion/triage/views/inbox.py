@@ -7,6 +7,7 @@ Searching inside reports is a POST (:func:`inbox` explains why) and opens at mos
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django import forms
@@ -41,6 +42,8 @@ from bastion.triage.keyset import Page
 from bastion.triage.models import CannedResponse, SavedView
 from bastion.triage.views.report import client_ip
 
+# A checkbox's version, as the list writes it: ASCII digits ("²".isdigit() is True, int() refuses it).
+_VERSION = re.compile(r"[0-9]{1,10}")
 # Query parameters that are a position in the list or a one-off search, not part of a view.
 NOT_SAVED = ("after", "before", "limit", "text")
 # Filters shown under "More filters": the details element opens by itself when one is in use.
@@ -162,7 +165,15 @@ def bulk(request: HttpRequest) -> HttpResponse:
     back = reverse("triage:inbox")
     query = filters_query(QueryDict(request.POST.get("query", "")))
     back = f"{back}?{query}" if query else back
-    chosen = _chosen(request.POST.getlist("report"))
+    chosen, unreadable = _chosen(request.POST.getlist("report"))
+    if unreadable:
+        shown = ", ".join(f"“{value[:40]}”" for value in unreadable[:5])
+        messages.error(
+            request,
+            f"Nothing was changed: these selections are not rows of the list ({shown}). "
+            "Reload the inbox and select the reports again.",
+        )
+        return HttpResponseRedirect(back, status=303)
     if not form.is_valid() or not chosen:
         problems = [str(m) for field_errors in form.errors.values() for m in field_errors]
         messages.error(request, " ".join(problems) or "Select at least one report first.")
@@ -203,15 +214,20 @@ def bulk(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(back, status=303)
 
 
-def _chosen(values: list[str]) -> dict[str, int | None]:
-    """The checked rows as tracking ID → the version the list showed (None if not sent)."""
+def _chosen(values: list[str]) -> tuple[dict[str, int | None], list[str]]:
+    """The checked rows as tracking ID → the version the list showed (None if not sent), and the
+    values that are no ``<tracking ID>[@<version>]`` at all (a tampered or garbled form).
+    """
     chosen: dict[str, int | None] = {}
+    unreadable: list[str] = []
     for value in values[: MAX_BULK + 1]:
         tracking, _, version = value.partition("@")
         normalized = identifiers.normalize_tracking_id(tracking)
-        if normalized:
-            chosen[normalized] = int(version) if version.isdigit() else None
-    return chosen
+        if normalized is None or (version and not _VERSION.fullmatch(version)):
+            unreadable.append(value)
+        else:
+            chosen[normalized] = int(version) if version else None
+    return chosen, unreadable
 
 
 def _tell(request: HttpRequest, outcomes: list[Outcome], done: str) -> None:

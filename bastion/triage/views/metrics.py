@@ -36,7 +36,7 @@ from bastion.reports.workflow import Status
 from bastion.triage.access import reports_for
 from bastion.triage.charts import Chart, Series, render_svg
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 EARLIEST_YEAR = 2000
 CACHE_SECONDS = 300
 
@@ -59,12 +59,13 @@ class MetricsFilterForm(forms.Form):
         value = self.cleaned_data["month"].strip()
         if not value:
             return None
-        match = _MONTH.match(value)
+        match = _MONTH.fullmatch(value)
         if not match or not 1 <= int(match[2]) <= 12:
             raise forms.ValidationError(f"“{value}” is not a month: write it as YYYY-MM, e.g. 2025-03.")
-        chosen = date(int(match[1]), int(match[2]), 1)
-        if chosen.year < EARLIEST_YEAR:
+        # The year is checked before a date is made of it: year 0 is no date at all (ValueError).
+        if int(match[1]) < EARLIEST_YEAR:
             raise forms.ValidationError(f"Choose a month from {EARLIEST_YEAR} on.")
+        chosen = date(int(match[1]), int(match[2]), 1)
         if chosen > metrics.month_start(timezone.now()):
             raise forms.ValidationError("That month has not begun yet: choose this month or an earlier one.")
         return chosen
@@ -208,9 +209,9 @@ def build_charts(board: metrics.Dashboard) -> list[Chart]:
 def _board(request: HttpRequest, form: MetricsFilterForm) -> metrics.Dashboard:
     """The figures for this reader and filter, kept a few minutes: the page and its CSV links agree.
 
-    Kept per reader, because each one's scope (``reports_for``) may differ. The backlog's history
-    counts closes since the window began, which at a million reports is a scan of seconds until
-    ``closed_at`` is indexed: the page, and then each CSV export, must not pay it every time.
+    Kept per reader, because each one's scope (``reports_for``) may differ. The percentiles stream
+    the timestamps of a year of reports into Python (see ``reports.metrics``): the page, and then
+    each CSV export, must not pay that every time.
     """
     month, severity = form.cleaned_data["month"], form.cleaned_data["severity"]
     key = f"triage:metrics:{request.user.pk}:{month or 'now'}:{severity or 'all'}"
