@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0005_index_closed_and_cwe'),
+        ('reports', '0006_index_cwe'),
     ]
 
     operations = [
