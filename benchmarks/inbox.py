@@ -512,7 +512,7 @@ def list_cases() -> list[tuple[str, dict[str, Any]]]:
         (f"q={tracking[:6]} (tracking ID prefix)", {"q": tracking[:6]}),
         ("q=CWE-79", {"q": "CWE-79"}),
         ("q=CWE-601 (rarer)", {"q": "CWE-601"}),
-        ("q=CWE-9999 (on no report: no index, walks all)", {"q": "CWE-9999"}),
+        ("q=CWE-9999 (on no report)", {"q": "CWE-9999"}),
         ("q=AV:N/AC:H (CVSS part)", {"q": "AV:N/AC:H"}),
         ("q=payments (label name)", {"q": "payments"}),
         ("q=app7.example (asset name)", {"q": "app7.example"}),
