@@ -179,21 +179,38 @@ def on_reporter_message(report: Report, *, at: datetime) -> None:
 
 
 def on_severity_change(report: Report, *, at: datetime) -> None:
-    """The severity changed: the resolution target follows it.
-
-    The clock keeps its start; its due time moves by the difference between the two targets (in
-    working time), so time already spent, and time spent paused, count as before. Warnings whose
-    threshold now lies ahead again are cleared, so they are sent when it is reached.
-    """
+    """The severity changed: the resolution target follows it (see :func:`_retarget`)."""
     clock = _open(report).filter(kind=ClockKind.RESOLUTION).first()
     if clock is None:
         return
-    program = program_for(report)
     _settle_overdue(report, at)
-    seconds = target_seconds(program, ClockKind.RESOLUTION, report)
-    if seconds is None:  # the program sets no target for this severity
+    _retarget(report, clock, program_for(report), at)
+    _refresh_next_due(report)
+
+
+def on_program_change(report: Report, *, at: datetime) -> None:
+    """The report moved to an asset of another program: every open clock takes that program's target.
+
+    Time already spent was counted under the old program's hours; only what is left is counted
+    under the new one's (a clock is not replayed from its start).
+    """
+    _settle_overdue(report, at)
+    program = program_for(report)
+    for clock in list(_open(report)):
+        _retarget(report, clock, program, at)
+    _refresh_next_due(report)
+
+
+def _retarget(report: Report, clock: Clock, program: Program, at: datetime) -> None:
+    """Give ``clock`` the target ``program`` sets for it now, keeping its start.
+
+    Its due time moves by the difference between the two targets (in working time), so time
+    already spent, and time spent paused, count as before. Warnings whose threshold now lies ahead
+    again are cleared, so they are sent when it is reached. No target any more: the clock stops.
+    """
+    seconds = target_seconds(program, clock.kind, report)
+    if seconds is None:  # the program sets no target for this clock
         Clock.objects.filter(pk=clock.pk).update(stopped_at=at)
-        _refresh_next_due(report)
         return
     delta = seconds - clock.target_seconds
     clock.target_seconds = seconds
@@ -216,7 +233,6 @@ def on_severity_change(report: Report, *, at: datetime) -> None:
             "escalated_at",
         ]
     )
-    _refresh_next_due(report)
 
 
 def on_bounty_decided(report: Report, *, at: datetime) -> None:

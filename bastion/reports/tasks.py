@@ -9,13 +9,13 @@ decrypting a reporter's address to write to them is not a staff read, so it is n
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
 from bastion.lib.emails import render_email
+from bastion.lib.when import as_read_in
 from bastion.reports import clock_tasks  # noqa: F401  (registers the clocks' periodic tasks)
 from bastion.reports.links import portal_url
 from bastion.reports.mail import message_id as mail_id
@@ -36,9 +36,8 @@ ACK_SWEEP_GRACE = timedelta(minutes=15)
 
 
 def _local(report: Report) -> str:
-    """When ``report`` arrived, in its reporter's time zone."""
-    zone = ZoneInfo(report.reporter.time_zone)
-    return report.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    """When ``report`` arrived, as its reporter reads it (see ``lib.when``)."""
+    return as_read_in(report.received_at, report.reporter.time_zone)
 
 
 @retryable(max_attempts=8)

@@ -218,7 +218,8 @@ class Bounty(models.Model):
     """A report's bounty: eligibility (in scope, first to report, policy followed) and the award.
 
     One row per report in a bounty program. An award moves proposed → approved → paid, each step
-    with its person and time; one above the program's threshold is approved by an admin only.
+    with its person (``*_by``) and time (``*_at``); one above the program's threshold is approved
+    by an admin only.
     ``note`` (sealed under the report's key) is the reason the reporter is given.
     """
 
@@ -240,6 +241,9 @@ class Bounty(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 

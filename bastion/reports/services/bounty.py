@@ -35,6 +35,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from bastion.accounts.models import User
 from bastion.accounts.permissions import is_admin
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
@@ -290,6 +291,7 @@ def mark_paid(
             raise ReportRejected("bounty", refusal, code="order")
         bounty.status = BountyStatus.PAID
         bounty.paid_at = now
+        bounty.paid_by = actor if isinstance(actor, User) else None
         bounty.save()
         decision = {"status": bounty.status, "amount": str(bounty.amount), "currency": bounty.currency}
         add_timeline(report, TimelineKind.BOUNTY_DECIDED, public=True, **decision)

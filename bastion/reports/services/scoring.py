@@ -137,7 +137,10 @@ def _apply(
     data = _described(locked, changed, label_names)
     add_timeline(locked, TimelineKind.CLASSIFIED, public=False, **data)
     record(event=Event.REPORT_CLASSIFIED, actor=actor, target=locked, data=data, ip=ip)
-    if "severity" in updates:
+    if "asset_id" in updates or "asset" in updates:
+        # Another asset may mean another program, whose targets then apply (severity included).
+        clocks.on_program_change(locked, at=timezone.now())
+    elif "severity" in updates:
         clocks.on_severity_change(locked, at=timezone.now())
     return report
 

@@ -263,6 +263,7 @@ def test_it_marks_an_approved_award_paid(report, alice, bob):
 
     assert bounty.status == BountyStatus.PAID
     assert bounty.paid_at is not None
+    assert Bounty.objects.get(pk=bounty.pk).paid_by == alice
     assert bounty_entries(report)[-1].data == {"status": "paid", "amount": "800.00", "currency": "USD"}
     assert bounty_entries(report)[-1].public
     assert audited(Event.BOUNTY_PAID)[0].actor_id == alice.pk

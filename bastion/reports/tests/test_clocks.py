@@ -14,6 +14,7 @@ from bastion.audit.models import AuditEvent
 from bastion.reports import clocks
 from bastion.reports.clock_tasks import CLOSED_FOR_SILENCE, check_clocks, close_silent_reports
 from bastion.reports.models import (
+    Asset,
     AuthorKind,
     Clock,
     ClockKind,
@@ -26,6 +27,7 @@ from bastion.reports.models import (
 from bastion.reports.sealing import open_field
 from bastion.reports.services import change_status, post_message, reporter_actor
 from bastion.reports.services.casework import assign_report
+from bastion.reports.services.scoring import classify_report
 from bastion.reports.tests.conftest import CANARY
 from bastion.reports.workflow import Status
 from bastion.test import mail_text, rita
@@ -302,6 +304,20 @@ def test_a_new_severity_gives_resolution_its_target_from_the_same_start(report, 
     resolution = open_clock(report, ClockKind.RESOLUTION)
     assert (resolution.started_at, resolution.target_seconds) == (T0, 720 * 3600)
     assert resolution.due_at == T0 + 720 * HOUR
+
+
+def test_filing_under_an_asset_of_a_bounty_program_gives_its_targets(report, alice, clock):
+    bounty = Program.objects.create(slug="bounty", name="Bounty program", offers_bounty=True)
+    asset = Asset.objects.create(name="pay.example.com", program=bounty)
+    clock.move_to(T0 + HOUR)
+
+    classify_report(report=report, actor=alice, asset=asset)
+
+    first = open_clock(report, ClockKind.FIRST_RESPONSE)
+    assert (first.started_at, first.target_seconds) == (T0, 72 * 3600)
+    assert first.due_at == T0 + 72 * HOUR
+    report.refresh_from_db()
+    assert report.next_due_at == T0 + 72 * HOUR
 
 
 def test_closing_stops_the_open_clocks_and_reopening_starts_them_again(report, alice, clock):

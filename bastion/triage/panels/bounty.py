@@ -19,9 +19,8 @@ from typing import Any, TypeVar
 from django import forms
 from django.http import HttpRequest
 
+from bastion.accounts.models import User
 from bastion.accounts.permissions import is_admin
-from bastion.audit.events import Event
-from bastion.audit.models import AuditEvent
 from bastion.reports.clocks import program_for
 from bastion.reports.models import Bounty, BountyStatus, Program, Report
 from bastion.reports.sealing import open_field
@@ -60,7 +59,9 @@ def context(request: HttpRequest, report: Report, bound: Mapping[str, forms.Form
     """
     program = program_for(report)
     # Read only: the row is made by the first decision, not by looking at the page.
-    bounty = Bounty.objects.filter(report=report).select_related("proposed_by", "approved_by").first()
+    bounty = (
+        Bounty.objects.filter(report=report).select_related("proposed_by", "approved_by", "paid_by").first()
+    )
     posted = bound.get("bounty")
     if bounty is None:
         if not program.offers_bounty:
@@ -91,7 +92,7 @@ def context(request: HttpRequest, report: Report, bound: Mapping[str, forms.Form
         can_pay=bounty.status == BountyStatus.APPROVED,
         needs_admin=admin_needed,
         note=open_field(bounty, "note", key=report.data_key_plain()) if bounty.pk else None,
-        paid_by=_paid_by(report) if bounty.status == BountyStatus.PAID else "",
+        paid_by=_name(bounty.paid_by) if bounty.status == BountyStatus.PAID else "",
     )
     if bounty.status == BountyStatus.PROPOSED:
         if bounty.proposed_by_id == request.user.pk:
@@ -130,12 +131,5 @@ def _proposal_initial(bounty: Bounty, program: Program) -> dict[str, Any]:
     }
 
 
-def _paid_by(report: Report) -> str:
-    """Who marked the award paid, from the audit trail (the Bounty row keeps the time, not the person)."""
-    event = (
-        AuditEvent.objects.filter(event=Event.BOUNTY_PAID, target_type="reports.report")
-        .filter(target_id=str(report.pk))
-        .order_by("-id")
-        .first()
-    )
-    return event.actor_label if event else ""
+def _name(user: User | None) -> str:
+    return (user.full_name or user.email) if user is not None else ""
