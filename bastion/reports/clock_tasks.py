@@ -248,7 +248,7 @@ def close_silent_reports() -> int:
     default = Program.objects.default()
     closed = 0
     for report in list(waiting):  # read whole before writing (see check_clocks)
-        entry = TimelineEntry.objects.get(pk=report.entry_id)  # type: ignore[attr-defined]
+        entry = TimelineEntry.objects.get(pk=report.entry_id)  # type: ignore[attr-defined]  # annotated by the query above
         closed += _follow_up(report, entry, program_for(report, default=default), now)
     return closed
 

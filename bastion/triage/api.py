@@ -244,7 +244,7 @@ def create_message(request: HttpRequest, tracking_id: str, payload: MessageIn) -
 
 
 def _token(request: HttpRequest) -> ApiToken:
-    token = request.auth  # type: ignore[attr-defined]
+    token = request.auth  # type: ignore[attr-defined]  # ninja sets it after authenticating
     assert isinstance(token, ApiToken)  # every operation here has a StaffToken auth
     return token
 

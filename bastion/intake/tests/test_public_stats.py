@@ -75,7 +75,7 @@ def test_it_withholds_every_figure_drawn_from_fewer_than_five_reports(scenario, 
     assert not figures["Reports received"].withheld
 
 
-def test_a_quiet_program_shows_nothing_but_that_it_is_quiet(submit, frozen, client):  # noqa: F811
+def test_a_quiet_program_shows_nothing_but_that_it_is_quiet(submit, frozen, client):  # noqa: F811  (the imported fixture)
     _publish()
     submit()
 
@@ -95,7 +95,7 @@ def test_it_names_no_report(scenario, frozen, client):
     assert "BST-" not in body
 
 
-def test_it_gives_the_median_once_enough_reports_are_answered(submit, alice, scenario, client):  # noqa: F811
+def test_it_gives_the_median_once_enough_reports_are_answered(submit, alice, scenario, client):  # noqa: F811  (the imported fixture)
     _publish()
     with time_machine.travel(NOW.replace(day=15), tick=False) as clock:
         for _ in range(2):

@@ -97,7 +97,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "query": query,
         "links": _page_links(query, page, by_due=result.by_due),
         "more_filters_open": any(result.form[name].value() for name in MORE_FILTERS),
-        "saved_views": visible_saved_views(request.user),  # type: ignore[arg-type]
+        "saved_views": visible_saved_views(request.user),  # type: ignore[arg-type]  # triager_required let only a User in
         "bulk": _bulk_context(),
         "now": timezone.now(),
         "held_mail_count": held_mail().count(),
