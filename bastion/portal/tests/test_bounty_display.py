@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from bastion.audit.events import Event
@@ -17,6 +15,7 @@ from bastion.reports.services.bounty import (
     mark_paid,
     propose_award,
 )
+from bastion.reports.tests.conftest import pay_bounties, rate_high
 
 pytestmark = pytest.mark.django_db
 
@@ -26,20 +25,12 @@ DECLINE_NOTE = "DECLINE-81bd: the admin panel is out of scope."
 
 @pytest.fixture
 def program(db) -> Program:
-    program = Program.objects.default()
-    program.offers_bounty = True
-    program.bounty_table = {"high": [500, 2000]}
-    program.currency = "USD"
-    program.approval_threshold = Decimal("1000")
-    program.save()
-    return program
+    return pay_bounties(high=[500, 2000])
 
 
 @pytest.fixture
 def bounty_report(report, program) -> Report:
-    Report.objects.filter(pk=report.pk).update(severity="high")
-    report.severity = "high"
-    return report
+    return rate_high(report)
 
 
 def answer(

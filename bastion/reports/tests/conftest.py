@@ -13,12 +13,13 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bastion.reports.models import Channel
+from bastion.reports.models import Channel, Program, Report
 from bastion.reports.services import IncomingFile, Submission, SubmitResult, submit_report
 from bastion.test import rita
 
@@ -60,6 +61,28 @@ def a_submission(**overrides: Any) -> Submission:
     }
     values.update(overrides)
     return Submission(**values)
+
+
+def pay_bounties(**table: list[object]) -> Program:
+    """The default program, paying bounties by ``table`` (severity → [min, max]) in USD.
+
+    An admin approves an award above 1,000. Shared by the bounty tests of reports, triage and
+    the portal, so all three work under the same terms.
+    """
+    program = Program.objects.default()
+    program.offers_bounty = True
+    program.bounty_table = table or {"high": [500, 2000]}
+    program.currency = "USD"
+    program.approval_threshold = Decimal("1000")
+    program.save()
+    return program
+
+
+def rate_high(report: Report) -> Report:
+    """``report`` scored high, in the database and on the instance."""
+    Report.objects.filter(pk=report.pk).update(severity="high")
+    report.severity = "high"
+    return report
 
 
 def a_file(data: bytes = FILE_BYTES, name: str = f"poc-{CANARY}.py", content_type: str = "text/x-python"):

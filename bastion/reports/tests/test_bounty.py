@@ -34,6 +34,7 @@ from bastion.reports.services.bounty import (
     propose_award,
     suggested_range,
 )
+from bastion.reports.tests.conftest import pay_bounties, rate_high
 
 REASON = "NOTE-7c1e: this endpoint is listed as out of scope in the policy."
 
@@ -41,22 +42,13 @@ REASON = "NOTE-7c1e: this endpoint is listed as out of scope in the policy."
 @pytest.fixture
 def program(db) -> Program:
     """The default program, paying bounties: high 500-2000 USD; an admin approves above 1000."""
-    program = Program.objects.default()
-    program.offers_bounty = True
-    program.bounty_table = {"high": [500, 2000], "medium": ["100", "500"]}
-    program.currency = "USD"
-    program.approval_threshold = Decimal("1000")
-    program.save()
-    return program
+    return pay_bounties(high=[500, 2000], medium=["100", "500"])
 
 
 @pytest.fixture
 def report(submit, program) -> Report:
     """rita's report, scored high, under the bounty program."""
-    created = submit().report
-    Report.objects.filter(pk=created.pk).update(severity="high")
-    created.severity = "high"
-    return created
+    return rate_high(submit().report)
 
 
 def eligible(report: Report, actor) -> Bounty:

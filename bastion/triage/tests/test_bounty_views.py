@@ -13,6 +13,7 @@ from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.reports.models import Bounty, BountyStatus, Message, Program, Report
 from bastion.reports.services.bounty import approve_award, assess_bounty, propose_award
+from bastion.reports.tests.conftest import pay_bounties, rate_high
 
 ACTIONS = ["bounty_eligibility", "bounty_decline", "bounty_propose", "bounty_approve", "bounty_paid"]
 YES = {"in_scope": "yes", "first_to_report": "yes", "policy_followed": "yes"}
@@ -21,21 +22,13 @@ YES = {"in_scope": "yes", "first_to_report": "yes", "policy_followed": "yes"}
 @pytest.fixture
 def program(db) -> Program:
     """The default program, paying 500-2000 USD for high severity; an admin approves above 1000."""
-    program = Program.objects.default()
-    program.offers_bounty = True
-    program.bounty_table = {"high": [500, 2000]}
-    program.currency = "USD"
-    program.approval_threshold = Decimal("1000")
-    program.save()
-    return program
+    return pay_bounties(high=[500, 2000])
 
 
 @pytest.fixture
 def bounty_report(report, program) -> Report:
     """rita's report, scored high, in the bounty program."""
-    Report.objects.filter(pk=report.pk).update(severity="high")
-    report.severity = "high"
-    return report
+    return rate_high(report)
 
 
 def url(name: str, report: Report) -> str:

@@ -159,6 +159,38 @@ def _incoming(upload: UploadedFile) -> IncomingFile:
     )
 
 
+def _post(
+    request: HttpRequest,
+    report: Report,
+    form: ReplyForm | NoteForm,
+    visibility: Visibility,
+    *,
+    done: str,
+    failed: str,
+) -> HttpResponse:
+    """Post ``form``'s message (and files) to the conversation, or re-show the page with its errors."""
+    if form.is_valid():
+        uploads = form.cleaned_data.get("attachments") or []
+        try:
+            post_message(
+                report=report,
+                body=form.cleaned_data["body"],
+                visibility=visibility,
+                actor=request.user,
+                attachments=[_incoming(upload) for upload in uploads],
+                ip=client_ip(request),
+            )
+        except ReportRejected as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, done)
+            return _back(report, "conversation")
+    messages.error(request, failed)
+    if isinstance(form, ReplyForm):
+        return render_report(request, report, reply_form=form, status=400)
+    return render_report(request, report, note_form=form, status=400)
+
+
 @never_cache
 @triager_required
 @require_POST
@@ -166,23 +198,15 @@ def reply(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Post a public reply (the reporter is emailed after commit); form errors re-show the page."""
     report = report_for(request.user, tracking_id)
     form = ReplyForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            post_message(
-                report=report,
-                body=form.cleaned_data["body"],
-                visibility=Visibility.PUBLIC,
-                actor=request.user,
-                attachments=[_incoming(upload) for upload in form.cleaned_data["attachments"]],
-                ip=client_ip(request),
-            )
-        except ReportRejected as error:
-            form.add_error(None, error.messages)
-        else:
-            messages.success(request, "Reply sent. The reporter has been told by email.")
-            return _back(report, "conversation")
-    messages.error(request, "The reply was not sent: see the reply form below.")
-    return render_report(request, report, reply_form=form, status=400)
+    done = "Reply sent. The reporter has been told by email."
+    return _post(
+        request,
+        report,
+        form,
+        Visibility.PUBLIC,
+        done=done,
+        failed="The reply was not sent: see the reply form below.",
+    )
 
 
 @never_cache
@@ -191,23 +215,15 @@ def reply(request: HttpRequest, tracking_id: str) -> HttpResponse:
 def note(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Add an internal note (staff only, never mailed); form errors re-show the page."""
     report = report_for(request.user, tracking_id)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            post_message(
-                report=report,
-                body=form.cleaned_data["body"],
-                visibility=Visibility.INTERNAL,
-                actor=request.user,
-                ip=client_ip(request),
-            )
-        except ReportRejected as error:
-            form.add_error(None, error.messages)
-        else:
-            messages.success(request, "Internal note added.")
-            return _back(report, "conversation")
-    messages.error(request, "The note was not added: see the note form below.")
-    return render_report(request, report, note_form=form, status=400)
+    failed = "The note was not added: see the note form below."
+    return _post(
+        request,
+        report,
+        NoteForm(request.POST),
+        Visibility.INTERNAL,
+        done="Internal note added.",
+        failed=failed,
+    )
 
 
 @never_cache
