@@ -588,12 +588,9 @@ def measure(runs: int, plans: bool) -> list[Row]:
 def duplicates(user: Any, runs: int) -> Row:
     """Duplicate suggestion for a report on the asset with 5,000 open reports."""
     from bastion.reports.models import Asset, Report
+    from bastion.reports.services.duplicates import duplicate_pool, find_duplicate_candidates
 
     name = f"duplicate suggestion ({DUP_CANDIDATES:,} open candidates)"
-    try:
-        from bastion.reports.services.duplicates import duplicate_pool, find_duplicate_candidates
-    except ImportError:
-        return Row(name, [], [], note="skipped: reports.services.duplicates is not there yet")
     asset = Asset.objects.order_by("pk").first()
     report = (
         Report.objects.filter(asset=asset, status="new").select_related("data_key").order_by("-id").first()

@@ -285,17 +285,6 @@ class ApiScope(models.TextChoices):
     MESSAGES_WRITE = "messages:write", "Post replies and internal notes"
 
 
-class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
-    """Sets of API tokens."""
-
-    def usable(self) -> ApiTokenQuerySet:
-        """Tokens that still open the API: not revoked, not expired, owner active."""
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
-        )
-
-
 class ApiToken(models.Model):
     """A personal API token: shown once, stored only as a hash, scoped, revocable, audited on use.
 
@@ -312,8 +301,6 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -22,7 +22,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from bastion.accounts.models import ApiScope, ApiToken, User
-from bastion.accounts.services.api_tokens import ApiTokenRejected, create_api_token, revoke_api_token
+from bastion.accounts.services.api_tokens import (
+    MAX_NAME,
+    ApiTokenRejected,
+    create_api_token,
+    revoke_api_token,
+)
 
 # Days a new token lives; "" is no expiry (revoke it by hand).
 EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "No expiry")]
@@ -31,7 +36,9 @@ EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", 
 class ApiTokenForm(forms.Form):
     """A new token's name, scopes and lifetime."""
 
-    name = forms.CharField(max_length=80, label="Name", help_text="Where it will be used, e.g. “CI sync”.")
+    name = forms.CharField(
+        max_length=MAX_NAME, label="Name", help_text="Where it will be used, e.g. “CI sync”."
+    )
     scopes = forms.MultipleChoiceField(
         choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple, label="Scopes"
     )

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.helpers import get_client_ip_address
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router
@@ -62,6 +61,7 @@ from bastion.triage.api_schemas import (
     detail_of,
     row_of,
 )
+from bastion.triage.views.report import client_ip
 
 router = Router(tags=["staff"])
 
@@ -88,7 +88,7 @@ class StaffToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
         """The token, if it is usable and carries this endpoint's scope; a 401 or 403 otherwise."""
         found = authenticate_api_token(
-            token, method=request.method or "", endpoint=request.path, ip=get_client_ip_address(request)
+            token, method=request.method or "", endpoint=request.path, ip=client_ip(request)
         )
         if found is None:
             raise AuthenticationError(
@@ -125,7 +125,7 @@ def list_reports(request: HttpRequest, filters: Query[ReportFilters]) -> Status[
     # query string itself (an unknown parameter, too, is a 400 rather than silently ignored).
     del filters
     try:
-        page = report_page(_owner(request), request.GET, path=request.path, ip=_ip(request))
+        page = report_page(_owner(request), request.GET, path=request.path, ip=client_ip(request))
     except FilterRefused as error:
         return Status(400, {"detail": error.detail, "errors": error.errors})
     return Status(200, page)
@@ -144,7 +144,7 @@ def search_reports(request: HttpRequest, payload: ReportSearch) -> Status[Any]:
     read is audited (REPORTS_SEARCHED) without the words. Send ``cursor=next_cursor`` for more.
     """
     try:
-        page = search_page(_owner(request), payload, ip=_ip(request))
+        page = search_page(_owner(request), payload, ip=client_ip(request))
     except FilterRefused as error:
         return Status(400, {"detail": error.detail, "errors": error.errors})
     return Status(200, page)
@@ -160,7 +160,7 @@ def get_report(request: HttpRequest, tracking_id: str) -> Status[Any]:
     user = _owner(request)
     try:
         report = access.report_for(user, tracking_id)
-        opened = open_report(report=report, actor=user, ip=_ip(request))
+        opened = open_report(report=report, actor=user, ip=client_ip(request))
         # Part of the read open_report has just recorded, as on the report page.
         reason = opened_severity_reason(report=report, actor=user)
     except Http404:
@@ -203,7 +203,7 @@ def patch_report(request: HttpRequest, tracking_id: str, payload: ReportPatch) -
         )
     try:
         report = access.report_for(user, tracking_id)
-        report = apply_patch(report=report, patch=payload, actor=user, ip=_ip(request))
+        report = apply_patch(report=report, patch=payload, actor=user, ip=client_ip(request))
     except Http404:
         return Status(404, {"detail": NOT_FOUND})
     except StaleEdit as error:
@@ -231,7 +231,7 @@ def create_message(request: HttpRequest, tracking_id: str, payload: MessageIn) -
     try:
         report = access.report_for(user, tracking_id)
         message = post_message(
-            report=report, body=payload.body, visibility=payload.visibility, actor=user, ip=_ip(request)
+            report=report, body=payload.body, visibility=payload.visibility, actor=user, ip=client_ip(request)
         )
     except Http404:
         return Status(404, {"detail": NOT_FOUND})
@@ -251,10 +251,6 @@ def _token(request: HttpRequest) -> ApiToken:
 
 def _owner(request: HttpRequest) -> User:
     return _token(request).user
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return get_client_ip_address(request)
 
 
 def _field_errors(error: ValidationError) -> dict[str, Any]:

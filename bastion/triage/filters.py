@@ -37,6 +37,7 @@ from bastion.accounts.models import Role, User
 from bastion.accounts.permissions import AnyUser
 from bastion.audit.events import Event
 from bastion.audit.services import record
+from bastion.lib.when import zone_named
 from bastion.reports import identifiers
 from bastion.reports.models import Asset, Channel, Label, Report, ReportQuerySet, Severity
 from bastion.reports.sealing import open_field, open_json
@@ -183,7 +184,7 @@ class InboxFilterForm(forms.Form):
 
     def time_zone(self) -> ZoneInfo:
         """The viewer's time zone, which date filters are days in."""
-        return ZoneInfo(getattr(self.user, "time_zone", "") or "UTC")
+        return zone_named(getattr(self.user, "time_zone", "") or "UTC")[0]
 
 
 def day_start(day: date, zone: ZoneInfo, *, days_after: int = 0) -> datetime | None:

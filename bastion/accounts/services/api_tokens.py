@@ -17,8 +17,6 @@ Use is audited once per API request (see :func:`authenticate_api_token`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Iterable
@@ -29,6 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from bastion.accounts import tokens
 from bastion.accounts.models import ApiScope, ApiToken, User
 from bastion.audit.events import Event
 from bastion.audit.services import Actor, ActorArg, record
@@ -61,8 +60,8 @@ class IssuedToken(NamedTuple):
 
 
 def hash_api_token(raw: str) -> str:
-    """The stored form of a token: its SHA-256, in hex."""
-    return hashlib.sha256(raw.encode("ascii")).hexdigest()
+    """The stored form of a token: its SHA-256, in hex, as setup links are stored."""
+    return tokens.hash_setup_token(raw)
 
 
 def is_well_formed_api_token(raw: str) -> bool:
@@ -168,7 +167,7 @@ def authenticate_api_token(
 
     Lookup is by SHA-256, an indexed equality match. Timing leaks nothing useful: the attacker
     chooses the input, not the digest, so how far a comparison gets says nothing about any stored
-    hash. The digest is compared again with ``hmac.compare_digest`` all the same.
+    hash.
 
     Audit granularity: one API_TOKEN_USED row per API request, written here, in the one place every
     staff endpoint passes through, so no endpoint can forget it. It names the prefix, method and
@@ -183,7 +182,7 @@ def authenticate_api_token(
         return None
     digest = hash_api_token(raw)
     token = ApiToken.objects.select_related("user").filter(token_hash=digest).first()
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    if token is None:
         return None
     refusal = _refusal(token)
     data = {"prefix": token.prefix, "method": method[:10], "endpoint": endpoint[:200]}

@@ -113,7 +113,7 @@ class IntakeHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         try:
-            known = await self._in_thread(lambda: receive.accepts_recipient(address))
+            known = receive.accepts_recipient(address)  # settings only: no database, no thread hop
         except Exception as exc:
             _log_failure("Recipient check", exc)
             return smtp_reply(451, "4.3.0", "Temporary failure checking the recipient; try again later")

@@ -69,13 +69,13 @@ CENT = Decimal("0.01")
 SETTLED = (BountyStatus.APPROVED, BountyStatus.PAID)
 
 
-def bounty_for(report: Report) -> Bounty:
+def bounty_for(report: Report, *, program: Program | None = None) -> Bounty:
     """``report``'s Bounty row, made (not decided) the first time it is asked for.
 
     Only reports whose program offers bounties have one: ReportRejected otherwise, naming the
     program, so staff know to file the report under a bounty program's asset first.
     """
-    program = program_for(report)
+    program = program or program_for(report)
     if not program.offers_bounty:
         raise ReportRejected(
             "bounty",
@@ -218,7 +218,8 @@ def propose_award(
                 code="not_eligible",
             )
         bounds = _range(program, report.severity) if code == program.currency else None
-        if not text and (bounds is None or not bounds[0] <= value <= bounds[1]):
+        in_range = bounds is not None and bounds[0] <= value <= bounds[1]
+        if not text and not in_range:
             raise ReportRejected("note", _out_of_range(value, code, bounds, program), code="note_required")
         bounty.status = BountyStatus.PROPOSED
         bounty.amount = value
@@ -231,7 +232,6 @@ def propose_award(
         bounty.decided_at = bounty.decided_at or now
         bounty.save()
         decision = {"status": bounty.status, "amount": str(value), "currency": code}
-        in_range = bounds is not None and bounds[0] <= value <= bounds[1]
         # Staff-only: the reporter hears of the award once it is approved (see the module docstring).
         add_timeline(report, TimelineKind.BOUNTY_DECIDED, public=False, **decision)
         audited = {**decision, "in_range": in_range}
@@ -398,12 +398,13 @@ def _locked(report: Report, expected_version: int | None) -> tuple[Bounty, Progr
     Call inside ``transaction.atomic()``. The row is made first if need be (``bounty_for``), so
     the lock always has a row to hold; the version is bumped here and saved with the change.
     """
-    bounty = bounty_for(report)
+    program = program_for(report)
+    bounty = bounty_for(report, program=program)
     locked = Bounty.objects.select_for_update().get(pk=bounty.pk)
     if expected_version is not None and expected_version != locked.version:
         raise StaleEdit(expected_version, locked.version)
     locked.version += 1
-    return locked, program_for(report)
+    return locked, program
 
 
 def _clear_proposal(bounty: Bounty) -> None:

@@ -23,7 +23,7 @@ from bastion.audit.services import ActorArg, record
 from bastion.reports.errors import ReportRejected
 from bastion.reports.models import Label, Report, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
-from bastion.reports.services.casework import assign_report, locked_for_edit
+from bastion.reports.services.casework import assign_report, bump_version, locked_and_checked
 from bastion.reports.services.lifecycle import change_status
 from bastion.reports.services.scoring import MAX_LABELS, clean_labels
 from bastion.reports.workflow import Status
@@ -116,7 +116,7 @@ def label_reports(
 
     There is no single-report "add a label" service to call (scoring's ``classify_report`` sets
     the whole set, which a bulk action must not overwrite), so each report gets here what
-    ``classify_report`` would record: under ``locked_for_edit``, a staff-only CLASSIFIED timeline
+    ``classify_report`` would record: under the row lock and version check, a staff-only CLASSIFIED timeline
     entry and a REPORT_CLASSIFIED audit row naming the new label set.
     """
     _check(reports, actor)
@@ -129,18 +129,15 @@ def label_reports(
 
     def act(report: Report, expected: int | None) -> Result:
         with transaction.atomic():
-            locked = locked_for_edit(report, expected_version=expected)
+            locked = locked_and_checked(report, expected_version=expected)
             current = sorted(locked.labels.values_list("name", flat=True))
             if name in current:
-                # Nothing to add: undo the version bump, so no one else's open form turns stale.
-                transaction.set_rollback(True)
-                report.version = locked.version - 1
-                return Result.UNCHANGED
+                return Result.UNCHANGED  # no new version, so no one else's open form turns stale
             if len(current) >= MAX_LABELS:
-                report.version = locked.version - 1  # rolled back with the rest
                 raise ReportRejected(
                     "label", f"It already has {len(current)} labels, the most a report takes."
                 )
+            bump_version(locked, report)
             locked.labels.add(row)
             data = {"fields": ["labels"], "labels": sorted([*current, name])}
             add_timeline(locked, TimelineKind.CLASSIFIED, public=False, **data)

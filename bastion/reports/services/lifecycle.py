@@ -86,13 +86,11 @@ def change_status(
         add_timeline(locked, TimelineKind.STATUS_CHANGED, public=True, **change)
         record(event=Event.REPORT_STATUS_CHANGED, actor=actor, target=locked, data=change, ip=ip)
         clocks.on_status_change(locked, previous=previous, current=target, at=now)
-        if not notify_reporter:
-            pass
-        elif reporter_message and reporter_message.strip():
+        if notify_reporter and reporter_message and reporter_message.strip():
             post_message(
                 report=locked, body=reporter_message, visibility=Visibility.PUBLIC, actor=actor, ip=ip
             )
-        elif locked.reporter.has_email:
+        elif notify_reporter and locked.reporter.has_email:
             enqueue_on_commit(email_status_change, locked.pk, previous.value, target.value)
         message = None
         if note and note.strip():

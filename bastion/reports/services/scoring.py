@@ -32,7 +32,7 @@ from bastion.reports.models import Asset, Label, Report, Severity, TimelineKind
 from bastion.reports.scoring import score_v3, score_v4
 from bastion.reports.sealing import open_field, seal_field
 from bastion.reports.services._shared import add_timeline, clean_text, require_staff_reader
-from bastion.reports.services.casework import locked_for_edit
+from bastion.reports.services.casework import bump_version, locked_and_checked
 
 MAX_REASON = 2000
 MAX_LABELS = 20
@@ -97,31 +97,21 @@ def classify_report(
         labels=labels,
         current_asset_id=report.asset_id,
     )
-    seen_version = report.version
-    try:
-        with transaction.atomic():
-            return _apply(report, asked, actor=actor, expected_version=expected_version, ip=ip)
-    except ReportRejected:
-        # Refused under the lock (an override without its reason): the version bump was rolled
-        # back with everything else, so the caller's instance must not keep it either.
-        report.version = seen_version
-        raise
+    with transaction.atomic():
+        return _apply(report, asked, actor=actor, expected_version=expected_version, ip=ip)
 
 
 def _apply(
     report: Report, asked: _Asked, *, actor: ActorArg, expected_version: int | None, ip: str | None
 ) -> Report:
     """The write itself, inside the caller's transaction: lock, compare, store, describe, audit."""
-    locked = locked_for_edit(report, expected_version=expected_version)
+    locked = locked_and_checked(report, expected_version=expected_version)
     updates = _updates(locked, asked)
     label_names = _label_change(locked, asked.labels)
     changed = sorted({*updates, *(["labels"] if label_names is not None else [])})
     if not changed:
-        # Nothing to save: undo the version bump too, so a save that changes nothing makes no
-        # one else's open form stale.
-        transaction.set_rollback(True)
-        report.version = locked.version - 1
-        return report
+        return report  # nothing to save: no new version, so no one else's open form turns stale
+    bump_version(locked, report)
     if "severity_reason" in updates:
         key = locked.data_key_plain()
         updates["severity_reason"] = seal_field(

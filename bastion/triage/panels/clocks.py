@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.http import HttpRequest
 from django.utils import timezone
 
+from bastion.lib.when import zone_named
 from bastion.reports.clocks import clock_state, elapsed_fraction, program_for
 from bastion.reports.models import Clock, ClockKind, Program, Report
 
@@ -49,20 +50,12 @@ class ClockRow:
 
 def context(request: HttpRequest, report: Report, bound: Mapping[str, forms.Form]) -> dict[str, Any]:
     """Context for ``triage/panels/clocks.html``: ``clock_rows``, open clocks first, and ``clock_zone``."""
-    zone_name, zone = _viewer_zone(request)
+    zone, zone_name = zone_named(getattr(request.user, "time_zone", "") or "UTC")
     now = timezone.now()
     program = program_for(report)
     clocks = sorted(report.clocks.all(), key=lambda c: (not c.is_open, c.started_at, c.pk))
     rows = [_row(clock, program=program, zone=zone, now=now) for clock in clocks]
     return {"clock_rows": rows, "clock_zone": zone_name}
-
-
-def _viewer_zone(request: HttpRequest) -> tuple[str, ZoneInfo]:
-    name = getattr(request.user, "time_zone", "") or "UTC"
-    try:
-        return name, ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # a zone this machine no longer knows
-        return "UTC", ZoneInfo("UTC")
 
 
 def _local(instant: datetime | None, zone: ZoneInfo) -> str:

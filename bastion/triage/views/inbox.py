@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bastion.accounts.models import Role, User
+from bastion.accounts.models import User
 from bastion.accounts.permissions import triager_required
 from bastion.reports import identifiers
 from bastion.reports.errors import ReportRejected
@@ -124,9 +124,7 @@ def _page_links(query: str, page: Page | None, *, by_due: bool) -> dict[str, str
 
 def _bulk_context() -> dict[str, object]:
     spam = CannedResponse.objects.filter(status=Status.SPAM, is_default=True).first()
-    staff = User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN]).order_by(
-        "full_name", "email"
-    )
+    staff = User.objects.assignable().order_by("full_name", "email")
     return {
         "staff": staff,
         "labels": Label.objects.order_by("name"),
@@ -143,7 +141,7 @@ class BulkForm(forms.Form):
         error_messages={"required": "Choose what to do with the selected reports."},
     )
     assignee = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True, role__in=[Role.TRIAGER, Role.ADMIN]),
+        queryset=User.objects.assignable(),
         required=False,
         error_messages={"invalid_choice": "Choose an active triager or admin (or nobody)."},
     )
