@@ -40,6 +40,27 @@ MASTER_KEY_FILE = env_str("BASTION_MASTER_KEY_FILE")
 VAULT_KEY_PROVIDER = env_str("BASTION_VAULT_KEY_PROVIDER", "bastion.vault.keys.FileKeyProvider")
 VAULT_BLOB_STORAGE = "bastion.vault.storage.FileSystemBlobStorage"
 VAULT_BLOB_DIR = FILES_DIR
+# Beside the master key, never inside an archive: the shred ledger (re-applied on every restore) and
+# the sealed restore-drill key. Keep it on the master key's volume, off the data disk.
+_KEY_HOME = Path(MASTER_KEY_FILE).parent if MASTER_KEY_FILE else MASTER_KEY_DIR
+VAULT_STATE_DIR = Path(env_str("BASTION_VAULT_STATE_DIR", str(_KEY_HOME))).resolve()
+# Shell-words command for the KMS-style provider (bastion.vault.keys.CommandKeyProvider).
+VAULT_KEY_COMMAND = env_str("BASTION_MASTER_KEY_COMMAND")
+# Rewrap this many data keys per transaction during `bastion keys rotate`.
+VAULT_ROTATE_BATCH = env_int("BASTION_KEYS_ROTATE_BATCH", 1000, minimum=1, maximum=100_000)
+
+# --- Vault: backups -------------------------------------------------------------------------------
+# Where `bastion backup` writes (separated by spaces): directories (meant for other disks or
+# mounts) and S3 buckets, e.g. "/mnt/disk2/bastion s3://bucket/prefix?endpoint=https://…&keep=7d,4w,12m".
+BACKUP_DESTINATIONS = env_str("BASTION_BACKUP_TO").split()
+# Default retention for a destination that names none: daily, weekly and monthly archives to keep.
+BACKUP_KEEP = env_str("BASTION_BACKUP_KEEP", "7d,4w,12m")
+# Armored OpenPGP public keys (files) every archive is encrypted to, besides the drill key.
+BACKUP_RECIPIENTS = env_list("BASTION_BACKUP_RECIPIENTS", [])
+# Scratch space for snapshots and restore drills; a drill needs room for one whole restore.
+BACKUP_WORK_DIR = Path(env_str("BASTION_BACKUP_WORK_DIR", str(DATA_DIR / "backup-work"))).resolve()
+# Alert when no verified backup is newer than this.
+BACKUP_MAX_AGE_HOURS = env_int("BASTION_BACKUP_MAX_AGE_HOURS", 26, minimum=1)
 
 # --- Core ----------------------------------------------------------------------------------------
 DEBUG = env_bool("BASTION_DEBUG", False)

@@ -47,6 +47,8 @@ class Event(models.TextChoices):
     # --- reports: intake, the conversation and every staff read (data: ids and states, never content) ---
     ATTACHMENT_ADDED = "report.attachment_added", "Attachment added"
     ATTACHMENT_DOWNLOADED = "report.attachment_downloaded", "Attachment downloaded"
+    DELETION_APPROVED = "report.deletion_approved", "Deletion request approved"
+    DELETION_REFUSED = "report.deletion_refused", "Deletion request refused"
     DELETION_REQUESTED = "report.deletion_requested", "Deletion requested"
     MESSAGE_POSTED = "report.message_posted", "Message posted"
     PORTAL_LINKS_SENT = "report.portal_links_sent", "Portal links sent"
@@ -77,6 +79,19 @@ class Event(models.TextChoices):
     REPORT_EXPORTED_PUBLIC = "triage.report_exported_public", "Report handed over as a public bug"
     REPORT_MARKED_DUPLICATE = "triage.report_marked_duplicate", "Report marked as duplicate"
     REPORTS_SEARCHED = "triage.reports_searched", "Report contents searched"
+
+    # --- vault: keys, shredding, backups (data: versions, counts, names and reasons; never content) ---
+    BACKUP_CREATED = "vault.backup_created", "Backup created"
+    BACKUP_DRILL_FAILED = "vault.backup_drill_failed", "Restore drill failed"
+    BACKUP_DRILL_PASSED = "vault.backup_drill_passed", "Restore drill passed"
+    BACKUP_FAILED = "vault.backup_failed", "Backup failed"
+    BACKUP_PRUNED = "vault.backup_pruned", "Old backups pruned"
+    BACKUP_RESTORED = "vault.backup_restored", "Backup restored"
+    MASTER_KEY_RETIRED = "vault.master_key_retired", "Master key version retired"
+    MASTER_KEY_ROTATED = "vault.master_key_rotated", "Master key rotated"
+    REPORT_SHREDDED = "vault.report_shredded", "Report shredded (content destroyed)"
+    RETENTION_RULE_CHANGED = "vault.retention_rule_changed", "Retention rule changed"
+    SHRED_LEDGER_APPLIED = "vault.shred_ledger_applied", "Shred ledger re-applied after restore"
 
     # --- staff: the team, invitations and roles ---
     INVITATION_ACCEPTED = "staff.invitation_accepted", "Invitation accepted"

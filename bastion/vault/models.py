@@ -108,3 +108,94 @@ class OrgKey(models.Model):
     def __str__(self) -> str:
         state = "active" if self.active else "retired"
         return f"org key {self.fingerprint} ({state})"
+
+
+class BackupState(models.TextChoices):
+    """Where a backup run stands: written to at least one destination, or not."""
+
+    RUNNING = "running", "Running"
+    STORED = "stored", "Stored"
+    FAILED = "failed", "Failed"
+
+
+class Backup(models.Model):
+    """One ``bastion backup`` run: the catalogue entry of one encrypted archive.
+
+    The archive itself (``name``) holds the database snapshot, the sealed files and a manifest; this
+    row keeps the manifest's summary (counts and versions, never content) so the admin screen and
+    the key-retirement rule can answer without opening an archive. ``master_versions`` are the
+    master-key versions that wrapped some data key in the snapshot: while any copy of this archive
+    is kept, those versions must not be retired.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    state = models.CharField(max_length=10, choices=BackupState.choices, default=BackupState.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)  # encrypted bytes
+    sha256 = models.CharField(max_length=64, blank=True)  # of the encrypted archive
+    manifest = models.JSONField(default=dict, blank=True)  # summary: format, counts, versions
+    master_versions = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"backup {self.name} ({self.state})"
+
+
+class CopyState(models.TextChoices):
+    """One destination's copy of an archive."""
+
+    STORED = "stored", "Stored"
+    FAILED = "failed", "Failed"
+    PRUNED = "pruned", "Pruned"
+
+
+class BackupCopy(models.Model):
+    """Where one archive was written (a directory, an S3 bucket), and whether it is still there."""
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="copies")
+    destination = models.CharField(max_length=100)  # the configured destination's name
+    location = models.CharField(max_length=500, blank=True)  # path or s3://bucket/key
+    state = models.CharField(max_length=10, choices=CopyState.choices)
+    error = models.TextField(blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+    # Object Lock retention the bucket applied, when it has it.
+    retain_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["destination"]
+        constraints = [
+            models.UniqueConstraint(fields=["backup", "destination"], name="vault_backupcopy_one_per_place")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backup.name} on {self.destination} ({self.state})"
+
+
+class RestoreDrill(models.Model):
+    """One restore drill (``bastion backup --verify``): the newest archive restored into scratch and checked.
+
+    ``checked`` counts what was opened (reports, messages, attachments, audit events, files);
+    ``ok`` is None while it runs. ``error`` is the first failure, in words an operator can act on.
+    """
+
+    backup = models.ForeignKey(
+        Backup, on_delete=models.SET_NULL, null=True, blank=True, related_name="drills"
+    )
+    archive = models.CharField(max_length=500)  # what was restored (name, and where it was read)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    checked = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "running" if self.ok is None else ("passed" if self.ok else "failed")
+        return f"restore drill of {self.archive} ({outcome})"

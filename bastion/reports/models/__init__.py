@@ -1,4 +1,4 @@
-"""The reports models: the core records (``core``) and what triage adds to them (``casework``)."""
+"""The reports models: core records (``core``), triage additions (``casework``), retention (``custody``)."""
 
 from bastion.reports.models.casework import (
     DEFAULT_TARGETS,
@@ -30,6 +30,7 @@ from bastion.reports.models.core import (
     TimelineKind,
     Visibility,
 )
+from bastion.reports.models.custody import RetentionRule
 from bastion.reports.workflow import Status
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Report",
     "ReportQuerySet",
     "Reporter",
+    "RetentionRule",
     "Severity",
     "Status",
     "TimelineEntry",

@@ -129,6 +129,13 @@ class Report(models.Model):
     portal_nonce = models.CharField(max_length=64, default=identifiers.new_nonce, editable=False)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    # An admin decides a deletion request: approved means the data key was shredded; refused keeps
+    # the report, with a reason the reporter is shown (sealed, like everything staff write).
+    deletion_decided_at = models.DateTimeField(null=True, blank=True)
+    deletion_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deletion_refusal = models.BinaryField(null=True)  # sealed; NULL unless refused
 
     # --- triage: clear metadata the inbox filters on (see casework.py); written by the services ---
     # The asset says which program's terms apply; without one, the default program's.
@@ -287,6 +294,8 @@ class TimelineKind(models.TextChoices):
     REPORTER_UPDATED = "reporter_updated", "Reporter details updated"
     PORTAL_LINK_ROTATED = "portal_link_rotated", "Portal link replaced"
     DELETION_REQUESTED = "deletion_requested", "Deletion requested"
+    DELETION_REFUSED = "deletion_refused", "Deletion request refused"
+    SHREDDED = "shredded", "Content destroyed"
     # Triage. Staff-only entries (public=False) show on the report page, never in the portal.
     ASSIGNED = "assigned", "Assigned"
     CLASSIFIED = "classified", "Severity and classification changed"
