@@ -9,6 +9,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Staff accounts"
 
     def ready(self) -> None:
-        from bastion.accounts import signals
+        from bastion.accounts import sealed_secrets, signals  # noqa: F401 - importing sealed_secrets registers it
 
         signals.connect()

@@ -15,6 +15,9 @@ import binascii
 import os
 import re
 import secrets
+import shlex
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -45,6 +48,24 @@ class KeyProvider(Protocol):
 
     def versions(self) -> list[int]:
         """Every version this provider can open, oldest first."""
+        ...
+
+
+@runtime_checkable
+class RotatableKeyProvider(KeyProvider, Protocol):
+    """A provider that can make a new master key version: what ``bastion keys rotate`` needs."""
+
+    def add_version(self) -> int:
+        """Create the next version and return its number; it becomes the current version."""
+        ...
+
+
+@runtime_checkable
+class RetirableKeyProvider(KeyProvider, Protocol):
+    """A provider that can destroy an old master key version: what ``bastion keys retire`` needs."""
+
+    def retire(self, version: int) -> None:
+        """Destroy ``version`` for good; refuses the current version."""
         ...
 
 
@@ -156,6 +177,24 @@ class FileKeyProvider:
                 return version
             # Another process created this version first; take the next number.
 
+    def retire(self, version: int) -> None:
+        """Delete the key file of ``version`` (never the current one) and make the deletion durable.
+
+        Unlinking, not overwriting: on SSDs (wear levelling) and journaling or copy-on-write
+        filesystems an in-place overwrite does not reliably reach the blocks that held the key, so
+        it would only pretend. What THREAT_MODEL.md promises is deletion here plus the operator's own
+        policy for any off-line copy of the key; the directory is fsynced so the deletion survives a
+        power cut instead of the key reappearing.
+        """
+        if version == self.current_version():
+            raise ValueError(f"master key version {version} is the current one: rotate before retiring it")
+        path = self.path(version)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise MasterKeyUnavailable(f"no master key version {version} to retire at {path}") from None
+        fsync_dir(self.directory)
+
 
 class SingleFileKeyProvider:
     """One operator-supplied key file (``BASTION_MASTER_KEY_FILE``), served as version 1.
@@ -220,6 +259,110 @@ class EnvKeyProvider:
             raise MasterKeyUnavailable(f"{self.variable} is not set")
         # Base64 only: a 32-character text value must not pass for a raw (and weak) key.
         return parse_master_key(raw.encode("ascii", errors="replace"), where=self.variable, raw_allowed=False)
+
+
+class CommandKeyProvider:
+    """Master keys from an operator's command, like git's credential helpers or sops' key services.
+
+    ``BASTION_MASTER_KEY_COMMAND`` (shell words, run without a shell) is called as:
+
+    - ``<cmd> versions``: print the available version numbers, one per line;
+    - ``<cmd> key N``: print version N's key, 32 bytes in base64;
+    - ``<cmd> new`` (optional, for rotation): create the next version, print its number;
+    - ``<cmd> retire N`` (optional, for retirement): destroy version N.
+
+    A few lines of script can fetch the key from AWS KMS or Secrets Manager, HashiCorp Vault or an
+    HSM, so Bastion needs no SDK for any of them. An action the script does not support should exit
+    non-zero with a message on stderr. Nothing is cached (see the module docstring): each call runs
+    the command, which is why rotation pins the keys it needs for the length of one run.
+    """
+
+    TIMEOUT_SECONDS = 30.0
+    STDERR_SHOWN = 200  # characters of the command's stderr put into an error message
+
+    def __init__(self, command: Sequence[str], *, timeout: float = TIMEOUT_SECONDS) -> None:
+        if not command:
+            raise ImproperlyConfigured("BASTION_MASTER_KEY_COMMAND: the key command is empty")
+        self.command = list(command)
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls) -> KeyProvider:
+        """The command in ``VAULT_KEY_COMMAND`` (``BASTION_MASTER_KEY_COMMAND``), split like a shell."""
+        configured = settings.VAULT_KEY_COMMAND
+        if not configured:
+            raise ImproperlyConfigured(
+                "BASTION_VAULT_KEY_PROVIDER names the command provider, but BASTION_MASTER_KEY_COMMAND "
+                "is not set: set it to the command that prints master keys"
+            )
+        try:
+            return cls(shlex.split(configured))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"BASTION_MASTER_KEY_COMMAND: cannot split it into words: {exc}"
+            ) from None
+
+    def _run(self, *args: str) -> bytes:
+        """The command's stdout for ``args``; MasterKeyUnavailable, quoting stderr only, on failure."""
+        shown = shlex.join([Path(self.command[0]).name, *args])
+        try:
+            # No shell: the command is the operator's configured argv plus our fixed words.
+            done = subprocess.run(  # noqa: S603 - argv from the operator's own configuration
+                [*self.command, *args],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise MasterKeyUnavailable(f"key command not found: {self.command[0]}") from None
+        except PermissionError:
+            raise MasterKeyUnavailable(f"key command is not executable: {self.command[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise MasterKeyUnavailable(
+                f"key command `{shown}` did not answer within {self.timeout:g} s"
+            ) from None
+        if done.returncode != 0:
+            # stderr's first line only: stdout may hold a key, and later stderr lines a traceback.
+            lines = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            reason = lines[0][: self.STDERR_SHOWN] if lines else "no message on stderr"
+            raise MasterKeyUnavailable(f"key command `{shown}` failed (exit {done.returncode}): {reason}")
+        return done.stdout
+
+    def _version_number(self, text: str, *, action: str) -> int:
+        if not re.fullmatch(r"[1-9][0-9]{0,8}", text):
+            # Never echo the output: a misbehaving script might print a key where a number belongs.
+            raise MasterKeyUnavailable(
+                f"key command `{action}` printed something that is not a version number"
+            )
+        return int(text)
+
+    def versions(self) -> list[int]:
+        """The versions ``<cmd> versions`` lists, oldest first."""
+        lines = self._run("versions").decode("utf-8", errors="replace").split()
+        return sorted({self._version_number(line, action="versions") for line in lines})
+
+    def current_version(self) -> int:
+        """The newest listed version; never invented (a KMS key is created by its owner, or by ``new``)."""
+        versions = self.versions()
+        if not versions:
+            raise MasterKeyUnavailable("key command lists no master key versions: create one (`<cmd> new`)")
+        return versions[-1]
+
+    def master_key(self, version: int) -> bytes:
+        """Version ``version``'s key, as ``<cmd> key N`` prints it (base64 only)."""
+        output = self._run("key", str(int(version)))
+        return parse_master_key(output, where=f"key command `key {version}`", raw_allowed=False)
+
+    def add_version(self) -> int:
+        """``<cmd> new``: the script creates the next version and prints its number."""
+        return self._version_number(self._run("new").decode("utf-8", errors="replace").strip(), action="new")
+
+    def retire(self, version: int) -> None:
+        """``<cmd> retire N``, after refusing the current version here too."""
+        if version == self.current_version():
+            raise ValueError(f"master key version {version} is the current one: rotate before retiring it")
+        self._run("retire", str(int(version)))
 
 
 def get_key_provider() -> KeyProvider:
