@@ -1,11 +1,13 @@
 """Fixtures for the vault tests: real local key files and storage under a per-test temp dir."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bastion.vault.envelope import new_data_key
 from bastion.vault.keys import FileKeyProvider
+from bastion.vault.testing import moto_s3_server
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +28,10 @@ def provider(master_key_dir: Path) -> FileKeyProvider:
 @pytest.fixture
 def data_key() -> bytes:
     return new_data_key()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the whole session (tests use fresh, uniquely named buckets)."""
+    with moto_s3_server() as endpoint:
+        yield endpoint
