@@ -13,3 +13,4 @@ class VaultConfig(AppConfig):
 
     def ready(self) -> None:
         from bastion.vault import checks  # noqa: F401  (registers the deploy checks)
+        from bastion.vault.backup import recipients  # noqa: F401  (registers the drill key for rotation)
