@@ -31,8 +31,10 @@ from bastion.reports.services import (
     open_report,
     portal_token,
     post_message,
+    refusal_reason,
     reporter_actor,
     request_deletion,
+    tombstone,
     update_reporter,
 )
 from bastion.reports.services.bounty import reporter_bounty
@@ -46,8 +48,11 @@ def _page(request: HttpRequest, report: Report, *, status: int = 200, **bound: f
     """The report page, with ``bound`` forms (a refused POST's) in place of the blank ones.
 
     Opening the report is the audited read (REPORT_VIEWED, scope "reporter", recorded by
-    ``open_report`` itself), and it leaves out internal notes and staff-only files.
+    ``open_report`` itself), and it leaves out internal notes and staff-only files. A shredded
+    report shows its tombstone instead: nothing is left to open.
     """
+    if report.data_key.is_destroyed:
+        return _tombstone_page(request, report, status=status)
     opened = open_report(report=report, actor=reporter_actor(report), ip=client_ip(request))
     reporter = opened.reporter
     conversation = [
@@ -79,9 +84,31 @@ def _page(request: HttpRequest, report: Report, *, status: int = 200, **bound: f
         "conversation": conversation,
         "report_files": opened.attachments,
         "reporter": reporter,
+        "refusal_reason": refusal_reason(opened),
         **forms_in_use,
     }
     return render(request, "portal/report.html", context, status=status)
+
+
+def _tombstone_page(request: HttpRequest, report: Report, *, status: int) -> HttpResponse:
+    """What the reporter sees once the report's content was destroyed: its dates, status and timeline."""
+    context = {
+        "report": report,
+        "token": portal_token(report),
+        "tombstone": tombstone(report),
+        "status_label": report.get_status_display(),
+        "timeline": public_timeline(report),
+        "reporter": report.reporter,
+    }
+    return render(request, "portal/report.html", context, status=status)
+
+
+def _shredded(request: HttpRequest, report: Report) -> HttpResponse | None:
+    """The tombstone (410 Gone) for a change to a shredded report, which has no key to seal it with."""
+    if not report.data_key.is_destroyed:
+        return None
+    messages.error(request, "This report's content was destroyed, so nothing more can be added to it.")
+    return _tombstone_page(request, report, status=410)
 
 
 def _file_not_found(request: HttpRequest) -> HttpResponse:
@@ -100,6 +127,8 @@ def report_page(request: HttpRequest, report: Report) -> HttpResponse:
 @portal_view
 def reply(request: HttpRequest, report: Report) -> HttpResponse:
     """Post the reporter's reply (always visible to the security team) with any files."""
+    if (gone := _shredded(request, report)) is not None:
+        return gone
     # Reading request.FILES runs the sealed upload handler, which turns away oversized files.
     files = request.FILES
     refusals = upload_refusals(request)
@@ -128,7 +157,8 @@ def download(request: HttpRequest, report: Report, uid: uuid.UUID) -> HttpRespon
     """Stream one of the report's files, decrypted, as a download (never shown inline)."""
     attachment = Attachment.objects.filter(report=report, uid=uid).select_related("message", "report").first()
     # A staff-only file is "not found", like a file of another report: its existence is not news.
-    if attachment is None or attachment.is_internal:
+    # So is every file of a shredded report: its content is gone.
+    if attachment is None or attachment.is_internal or report.data_key.is_destroyed:
         return _file_not_found(request)
     try:
         meta, chunks = open_attachment(
@@ -208,6 +238,8 @@ def _update_reporter(
     A refusal from the service (an expired key, say) lands on the form beside its field, and the
     page is shown again with what the reporter typed.
     """
+    if (gone := _shredded(request, report)) is not None:
+        return gone
     if form.is_valid():
         try:
             update_reporter(report=report, actor=reporter_actor(report), ip=client_ip(request), **changes())
@@ -223,6 +255,8 @@ def _update_reporter(
 @portal_view
 def deletion(request: HttpRequest, report: Report) -> HttpResponse:
     """Ask for the report to be deleted: a confirmation page (GET), then the request (POST)."""
+    if report.data_key.is_destroyed:  # already deleted, whatever the reason: show what is left
+        return _tombstone_page(request, report, status=410 if request.method == "POST" else 200)
     form = DeletionForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         request_deletion(report=report, actor=reporter_actor(report), ip=client_ip(request))

@@ -16,7 +16,7 @@ from django_tasks import task
 
 from bastion.lib.emails import render_email
 from bastion.lib.when import as_read_in
-from bastion.reports import clock_tasks  # noqa: F401  (registers the clocks' periodic tasks)
+from bastion.reports import clock_tasks, retention_tasks  # noqa: F401  (registers their periodic tasks)
 from bastion.reports.links import portal_url
 from bastion.reports.mail import message_id as mail_id
 from bastion.reports.mail import reporter_mail

@@ -31,6 +31,8 @@ def private_vault(settings, tmp_path: Path) -> Path:
     settings.MASTER_KEY_FILE = ""
     settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
     settings.VAULT_BLOB_DIR = tmp_path / "files"
+    # The shred ledger and drill key live beside the master key: per test too, or shreds leak.
+    settings.VAULT_STATE_DIR = tmp_path / "keys"
     settings.BASE_URL = "https://bastion.example"
     settings.DEFAULT_FROM_EMAIL = "security@bastion.example"
     return tmp_path / "files"

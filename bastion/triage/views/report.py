@@ -36,7 +36,15 @@ from django.views.decorators.http import require_GET, require_POST
 from bastion.accounts.permissions import triager_required
 from bastion.reports.errors import ReportRejected, StaleEdit, TransitionRefused
 from bastion.reports.models import ReceivedMail, Report, Visibility
-from bastion.reports.services import IncomingFile, change_status, open_attachment, open_report, post_message
+from bastion.reports.services import (
+    IncomingFile,
+    Tombstone,
+    change_status,
+    open_attachment,
+    open_report,
+    post_message,
+    tombstone,
+)
 from bastion.reports.services.inbound import open_received_mail
 from bastion.reports.services.mail_view import mail_details, mail_number
 from bastion.reports.workflow import Status, allowed_next
@@ -44,6 +52,7 @@ from bastion.triage.access import attachment_for, report_for
 from bastion.triage.canned import default_message, responses_for
 from bastion.triage.forms import NoteForm, ReplyForm, StatusForm
 from bastion.triage.panels import PANELS
+from bastion.triage.views.deletion import deletion_context
 
 # Path separators, quotes and control characters: a download name is a name, never a path.
 _UNSAFE_FILENAME = re.compile(r'[\\/"\x00-\x1f\x7f]')
@@ -54,7 +63,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return get_client_ip_address(request)
 
 
-def _back(report: Report, anchor: str) -> HttpResponse:
+def back_to(report: Report, anchor: str) -> HttpResponse:
     """303 See Other to the report page: a reload after a POST must not post again."""
     return HttpResponseRedirect(f"{reverse('triage:report', args=[report.tracking_id])}#{anchor}", status=303)
 
@@ -78,8 +87,11 @@ def render_report(
 
     Each side panel (clocks, scoring, duplicates, bounty, assignment) adds its own context through
     :data:`bastion.triage.panels.PANELS`; ``bound`` carries a panel's form back with its errors,
-    keyed by the panel's name.
+    keyed by the panel's name. A shredded report shows its tombstone instead: there is nothing to open.
     """
+    grave = tombstone(report)
+    if grave is not None:
+        return render_tombstone(request, grave, bound=bound or {}, status=status)
     opened = open_report(report=report, actor=request.user, ip=client_ip(request))
     # Marking a duplicate names the original: the duplicates panel does that, not this select.
     moves: list[Status] = [move for move in allowed_next(report.status) if move != Status.DUPLICATE]
@@ -99,7 +111,43 @@ def render_report(
     }
     for panel in PANELS:
         context.update(panel(request, report, bound or {}))
+    context.update(deletion_context(request, report, opened=opened, bound=bound or {}))
     return render(request, "triage/report.html", context, status=status)
+
+
+def render_tombstone(
+    request: HttpRequest, grave: Tombstone, *, bound: Mapping[str, forms.Form], status: int = 200
+) -> HttpResponse:
+    """A shredded report's page: its clear metadata, the timeline, and when and why it was destroyed."""
+    report = grave.report
+    context = {
+        "report": report,
+        "tombstone": grave,
+        "timeline": report.timeline.all(),
+        **deletion_context(request, report, opened=None, bound=bound),
+    }
+    return render(request, "triage/report.html", context, status=status)
+
+
+def refused_if_shredded(request: HttpRequest, report: Report) -> HttpResponse | None:
+    """Back to the tombstone with an explanation if ``report`` was shredded; None if it was not.
+
+    Replying, noting or moving a shredded report would need its key: it is gone, so say so
+    rather than fail.
+    """
+    if not report.data_key.is_destroyed:
+        return None
+    messages.error(
+        request, f"The content of {report.tracking_id} was destroyed: nothing more can be done with it."
+    )
+    return back_to(report, "tombstone")
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    advice = "This report's content was destroyed (crypto-shredded); its files can no longer be opened."
+    return render(
+        request, "error.html", {"status": 410, "title": "Content destroyed", "advice": advice}, status=410
+    )
 
 
 @never_cache
@@ -121,6 +169,8 @@ def download(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpResp
     rendered by the browser in Bastion's origin, whatever type its sender claimed.
     """
     attachment = attachment_for(request.user, tracking_id, uid)
+    if attachment.report.data_key.is_destroyed:
+        return _gone(request)
     meta, chunks = open_attachment(attachment=attachment, actor=request.user, ip=client_ip(request))
     response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
     disposition = content_disposition_header(True, safe_filename(meta.filename))
@@ -143,6 +193,8 @@ def mail_original(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> Htt
     """
     report = report_for(request.user, tracking_id)
     mail = get_object_or_404(ReceivedMail.objects.select_related("data_key"), report=report, uid=uid)
+    if mail.data_key.is_destroyed:
+        return _gone(request)
     opened = open_received_mail(mail=mail, actor=request.user, ip=client_ip(request))
     response = HttpResponse(opened.raw, content_type="message/rfc822")
     filename = f"{report.tracking_id}-{mail_number(mail, report)}.eml"
@@ -169,6 +221,8 @@ def _post(
     failed: str,
 ) -> HttpResponse:
     """Post ``form``'s message (and files) to the conversation, or re-show the page with its errors."""
+    if (refused := refused_if_shredded(request, report)) is not None:
+        return refused
     if form.is_valid():
         uploads = form.cleaned_data.get("attachments") or []
         try:
@@ -184,7 +238,7 @@ def _post(
             form.add_error(None, error.messages)
         else:
             messages.success(request, done)
-            return _back(report, "conversation")
+            return back_to(report, "conversation")
     messages.error(request, failed)
     if isinstance(form, ReplyForm):
         return render_report(request, report, reply_form=form, status=400)
@@ -232,6 +286,8 @@ def note(request: HttpRequest, tracking_id: str) -> HttpResponse:
 def status(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Move the report to another status, as the workflow allows from where it is now."""
     report = report_for(request.user, tracking_id)
+    if (refused := refused_if_shredded(request, report)) is not None:
+        return refused
     form = StatusForm(request.POST)
     status_code = 400
     if form.is_valid():
@@ -259,6 +315,6 @@ def status(request: HttpRequest, tracking_id: str) -> HttpResponse:
         else:
             previous, current = Status(change.previous).label, Status(change.current).label
             messages.success(request, f"Status changed from {previous} to {current}.")
-            return _back(report, "status")
+            return back_to(report, "status")
     messages.error(request, "The status was not changed: see the status form below.")
     return render_report(request, report, status_form=form, status=status_code)
