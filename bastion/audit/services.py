@@ -138,16 +138,17 @@ def record(
     return row
 
 
-def verify_chain() -> VerifyResult:
+def verify_chain(*, using: str | None = None) -> VerifyResult:
     """Walk every row in id order and check each link and each row's own hash.
 
     Streams in chunks, so memory stays flat however long the trail is. It finds an edited row (its
     hash no longer matches its content), and a deleted, inserted or reordered row (the next row's
     ``prev_hash`` no longer matches). Gaps in ids alone prove nothing: a rolled-back transaction
     leaves one on PostgreSQL. Rows cut off the end are found only against a head hash recorded
-    earlier (see :attr:`VerifyResult.head_hash`).
+    earlier (see :attr:`VerifyResult.head_hash`). ``using`` names another database, such as a
+    restore drill's scratch copy.
     """
-    alias = router.db_for_read(AuditEvent)
+    alias = using or router.db_for_read(AuditEvent)
     rows = AuditEvent.objects.using(alias).order_by("id").values(*HASHED_FIELDS, "prev_hash", "hash")
     expected_prev = GENESIS_HASH
     previous_id: int | None = None

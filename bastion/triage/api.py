@@ -153,13 +153,15 @@ def search_reports(request: HttpRequest, payload: ReportSearch) -> Status[Any]:
 @router.get(
     "/reports/{tracking_id}",
     auth=READ,
-    response={200: ReportDetail, **_DENIED, 404: StaffError, 422: StaffFieldErrors},
+    response={200: ReportDetail, **_DENIED, 404: StaffError, 410: StaffError, 422: StaffFieldErrors},
 )
 def get_report(request: HttpRequest, tracking_id: str) -> Status[Any]:
     """One report with its content and whole conversation; the opening is audited (REPORT_VIEWED)."""
     user = _owner(request)
     try:
         report = access.report_for(user, tracking_id)
+        if report.data_key.is_destroyed:
+            return Status(410, {"detail": "This report's content was destroyed (shredded)."})
         opened = open_report(report=report, actor=user, ip=client_ip(request))
         # Part of the read open_report has just recorded, as on the report page.
         reason = opened_severity_reason(report=report, actor=user)

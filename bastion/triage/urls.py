@@ -3,10 +3,12 @@
 from django.urls import path
 
 from bastion.triage import views
-from bastion.triage.views import assignment, canned, programs, public_bug, saved_views
+from bastion.triage.views import assignment, canned, programs, public_bug, saved_views, vault
 from bastion.triage.views import bounty as bounty_views
+from bastion.triage.views import deletion as deletion_views
 from bastion.triage.views import duplicates as duplicate_views
 from bastion.triage.views import metrics as metrics_views
+from bastion.triage.views import retention as retention_views
 from bastion.triage.views import scoring as scoring_views
 from bastion.triage.views.inbox import bulk as bulk_action
 
@@ -31,6 +33,9 @@ urlpatterns = [
     path("cvss/score/", scoring_views.cvss_score, name="cvss_score"),
     path("metrics/", metrics_views.dashboard, name="metrics"),
     path("metrics/<slug:chart>.csv", metrics_views.export_csv, name="metrics_csv"),
+    path("vault/", vault.vault, name="vault"),
+    path("vault/backup/", vault.backup_now, name="vault_backup_now"),
+    path("retention/", retention_views.retention_rules, name="retention"),
     path("<str:tracking_id>/", views.report_page, name="report"),
     path("<str:tracking_id>/attachments/<uuid:uid>/", views.download, name="attachment"),
     path("<str:tracking_id>/emails/<uuid:uid>/", views.mail_original, name="mail_original"),
@@ -48,4 +53,6 @@ urlpatterns = [
     path("<str:tracking_id>/assign/", assignment.assign, name="assign"),
     path("<str:tracking_id>/public-bug/", public_bug.hand_over, name="public_bug"),
     path("<str:tracking_id>/public-bug.md", public_bug.export, name="public_bug_export"),
+    path("<str:tracking_id>/deletion/approve/", deletion_views.approve, name="deletion_approve"),
+    path("<str:tracking_id>/deletion/refuse/", deletion_views.refuse, name="deletion_refuse"),
 ]

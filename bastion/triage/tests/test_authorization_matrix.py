@@ -14,7 +14,17 @@ import uuid
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-ADMIN_ONLY = {"programs", "program_new", "program_edit", "asset_new", "asset_edit"}
+ADMIN_ONLY = {
+    "programs",
+    "program_new",
+    "program_edit",
+    "asset_new",
+    "asset_edit",
+    "deletion_approve",
+    "deletion_refuse",
+    "vault",
+    "vault_backup_now",
+}
 
 
 def triage_patterns() -> list[URLPattern]:

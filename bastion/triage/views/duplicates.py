@@ -27,7 +27,7 @@ from bastion.reports.services.duplicates import (
 from bastion.reports.workflow import Status, can_transition
 from bastion.triage.access import report_for, reports_for
 from bastion.triage.panels.duplicates import PANEL, MarkDuplicateForm, blank_form
-from bastion.triage.views.report import client_ip, render_report
+from bastion.triage.views.report import back_to, client_ip, render_report
 
 
 @never_cache
@@ -36,6 +36,8 @@ from bastion.triage.views.report import client_ip, render_report
 def candidates(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """The reports most like this one, each with why it matched, and a button to mark it the original."""
     report = report_for(request.user, tracking_id)
+    if report.data_key.is_destroyed:  # shredded: nothing left to compare
+        return back_to(report, "duplicates")
     found = find_duplicate_candidates(
         report=report, actor=request.user, within=reports_for(request.user), ip=client_ip(request)
     )

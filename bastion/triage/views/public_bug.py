@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -57,6 +57,8 @@ def hand_over(request: HttpRequest, tracking_id: str) -> HttpResponse:
 def export(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """The scrubbed Markdown, as a download (audited as an export and a read)."""
     report = report_for(request.user, tracking_id)
+    if report.data_key.is_destroyed:  # shredded: there is no content left to export
+        raise Http404("This report's content was destroyed.")
     text = public_bug_export(report=report, actor=request.user, ip=client_ip(request))
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     name = f"{report.tracking_id}-public-bug.md"

@@ -1,0 +1,86 @@
+"""The worker's side of backups: the daily backup and restore drill, and the alert when they lapse.
+
+The daily job takes a backup, drills the newest archive, then retires master-key versions no
+kept archive needs any more (see :mod:`bastion.vault.keyring`). Each step records its own result
+in the catalogue and the audit trail; this module adds the alert to the admins.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django_tasks import task
+
+from bastion.accounts.models import User
+from bastion.audit.services import Actor
+from bastion.lib.emails import render_email
+from bastion.reports.services.backups import (
+    backup_health,
+    retire_unneeded_master_keys,
+    run_backup,
+    run_restore_drill,
+)
+from bastion.vault.backup.archive import BackupError
+from bastion.vault.backup.destinations import DestinationError
+from bastion.worker.queue import enqueue_on_commit, retryable
+from bastion.worker.scheduler import periodic
+
+logger = logging.getLogger(__name__)
+
+BACKUP_EVERY = timedelta(hours=24)
+# While backups are stale, admins hear about it this often: loud enough to act on, not a flood.
+HEALTH_CHECK_EVERY = timedelta(hours=6)
+
+
+@periodic(every=BACKUP_EVERY)
+@task()
+def daily_backup() -> None:
+    """Back up, drill the newest archive, retire unneeded master-key versions; alert on any failure.
+
+    Without a configured destination there is nothing to do; the health check says so to admins.
+    Idempotent enough for a retry: a second run makes a second archive, which pruning thins out.
+    """
+    if not settings.BACKUP_DESTINATIONS:
+        return
+    problems: list[str] = []
+    try:
+        outcome = run_backup(actor=Actor.system())
+        problems.extend(
+            f"the backup could not be written to {name}: {err}" for name, err in outcome.failed.items()
+        )
+    except (BackupError, DestinationError) as error:
+        problems.append(f"the backup failed: {error}")
+    drill = run_restore_drill(actor=Actor.system())
+    if not drill.ok:
+        problems.append(f"the restore drill of {drill.archive} failed: {drill.error}")
+    retire_unneeded_master_keys(actor=Actor.system())
+    if problems:
+        enqueue_on_commit(email_backup_alert, problems)
+
+
+@periodic(every=HEALTH_CHECK_EVERY)
+@task()
+def check_backup_health() -> None:
+    """Alert the admins when no verified backup is recent enough, or the last run or drill failed."""
+    if not settings.BACKUP_DESTINATIONS:
+        return
+    problems = backup_health().problems
+    if problems:
+        email_backup_alert.enqueue(problems)
+
+
+@retryable(max_attempts=5)
+def email_backup_alert(problems: list[str]) -> None:
+    """Mail the active admins what is wrong with the backups (names and states, never content)."""
+    recipients = list(User.objects.active_admins().values_list("email", flat=True))
+    if not recipients:
+        logger.warning("Backups need attention, and there is no active admin to tell: %s", problems)
+        return
+    context = {
+        "problems": problems,
+        "vault_url": f"{settings.BASE_URL}/triage/vault/",
+        "every_hours": int(HEALTH_CHECK_EVERY.total_seconds() // 3600),
+    }
+    render_email("backup_alert", context, to=recipients).send()

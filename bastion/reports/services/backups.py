@@ -1,0 +1,445 @@
+"""Backups, restore drills and restores, with their audit trail: the vault's machinery, run for reports.
+
+The vault does the work that knows nothing of reports (a database snapshot, the OpenPGP-encrypted
+archive, the destinations, pruning); this module strings it together, records each run in the
+catalogue (``vault.Backup``), audits it, and proves archives by restoring them, which needs to
+know what a report is (:mod:`bastion.reports.restore_checks`).
+
+Order of a run, and why:
+
+1. snapshot the database, then archive it with every sealed file. Blobs are written before the
+   row that names them commits and are never changed, so every file the snapshot names is there;
+   files newer than the snapshot are harmless extras;
+2. write the archive once into the work dir, then copy it to each destination; one destination
+   failing does not stop the others, and the run counts as stored if any copy landed;
+3. prune each destination that took the new copy, never the new archive itself: a failed run
+   prunes nothing, so it can never cost an older good archive.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
+
+from bastion.audit.events import Event
+from bastion.audit.services import ActorArg, Target, record, verify_chain
+from bastion.reports.models import Attachment, Message, Report
+from bastion.reports.restore_checks import RestoreCheckFailed, check_restored
+from bastion.reports.services.shredding import enforce_shred_ledger
+from bastion.vault._files import private_dir
+from bastion.vault.backup.archive import BackupError, Manifest, NewerArchive, read_archive, write_archive
+from bastion.vault.backup.destinations import (
+    Destination,
+    DestinationError,
+    archive_name,
+    archive_time,
+    configured_destinations,
+)
+from bastion.vault.backup.recipients import backup_recipients, drill_key
+from bastion.vault.backup.retention import prune
+from bastion.vault.backup.snapshot import (
+    database_has_data,
+    restore_database,
+    scratch_database,
+    snapshot_database,
+)
+from bastion.vault.keyring import RetirementRefused, retire_versions
+from bastion.vault.models import Backup, BackupCopy, BackupState, CopyState, DataKey, RestoreDrill
+from bastion.vault.shredding import shred_ledger
+from bastion.vault.storage import FileSystemBlobStorage
+
+DRILL_ALIAS = "restore_drill"
+
+
+class RestoreRefused(BackupError):
+    """The restore would overwrite live data, and ``force`` was not given."""
+
+
+@dataclass(frozen=True)
+class BackupOutcome:
+    """One run: its catalogue row, the copies that failed (destination name -> error), what was pruned."""
+
+    backup: Backup
+    failed: dict[str, str]
+    pruned: dict[str, list[str]]
+
+
+def _versions_in_use() -> set[int]:
+    """The master-key versions wrapping some live data key."""
+    return set(DataKey.objects.filter(destroyed_at__isnull=True).values_list("master_version", flat=True))
+
+
+def _facts(versions: set[int]) -> dict[str, object]:
+    """Counts and versions for the manifest (never content)."""
+    return {
+        "counts": {
+            "reports": Report.objects.count(),
+            "messages": Message.objects.count(),
+            "attachments": Attachment.objects.count(),
+            "data_keys": DataKey.objects.count(),
+        },
+        "master_versions": sorted(versions),
+        "migrations": _applied_migrations(),
+    }
+
+
+def _applied_migrations(alias: str = "default") -> dict[str, str]:
+    """The newest applied migration of each app: what a restore compares with the code it runs."""
+    loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
+    newest: dict[str, str] = {}
+    for app, name in sorted(loader.applied_migrations):
+        newest[app] = max(newest.get(app, name), name)
+    return newest
+
+
+def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = None) -> BackupOutcome:
+    """Take a backup to every configured destination, prune old archives, and audit the run.
+
+    Raises :class:`BackupError` (after recording the failed run) when no copy could be made at all;
+    a run where some destinations failed returns, with those failures in the outcome.
+    """
+    destinations = list(configured_destinations() if destinations is None else destinations)
+    if not destinations:
+        raise BackupError("no backup destination is configured: set BASTION_BACKUP_TO")
+    now = timezone.now()
+    backup = Backup.objects.create(name=archive_name(now), started_at=now)
+    work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"backup-{uuid.uuid4().hex}")
+    failed: dict[str, str] = {}
+    pruned: dict[str, list[str]] = {}
+    try:
+        recipients = backup_recipients()
+        before = _versions_in_use()
+        snapshot = snapshot_database(work)
+        # Versions in use before or after the snapshot: a rotation running meanwhile could have
+        # moved keys on, and the catalogue must never under-state what the archive holds.
+        facts = _facts(before | _versions_in_use())
+        path = work / backup.name
+        written = write_archive(
+            path,
+            snapshot=snapshot,
+            blob_dir=Path(settings.VAULT_BLOB_DIR),
+            recipients=recipients,
+            facts=facts,
+        )
+        snapshot.path.unlink(missing_ok=True)
+        backup.size, backup.sha256 = written.size, written.sha256
+        backup.manifest = written.manifest.summary()
+        backup.master_versions = list(written.manifest.master_versions)
+        backup.save(update_fields=["size", "sha256", "manifest", "master_versions"])
+        for destination in destinations:
+            error = _store_copy(backup, destination, path)
+            if error:
+                failed[destination.name] = error
+    except (BackupError, DestinationError, OSError) as error:
+        _finish(backup, BackupState.FAILED, error=str(error))
+        record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"error": str(error)[:500]})
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if len(failed) == len(destinations):
+        message = "; ".join(f"{name}: {error}" for name, error in failed.items())
+        _finish(backup, BackupState.FAILED, error=message)
+        record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"failed": sorted(failed)})
+        raise BackupError(f"the backup reached no destination: {message}")
+    _finish(backup, BackupState.STORED, error="; ".join(f"{n}: {e}" for n, e in failed.items()))
+    data = {"size": backup.size, "stored": len(destinations) - len(failed), "failed": sorted(failed)}
+    record(event=Event.BACKUP_CREATED, actor=actor, target=backup, data=data)
+    for destination in destinations:
+        if destination.name not in failed:
+            pruned[destination.name] = _prune(destination, keep_also=backup.name, actor=actor)
+    return BackupOutcome(backup=backup, failed=failed, pruned=pruned)
+
+
+def _finish(backup: Backup, state: str, *, error: str = "") -> None:
+    backup.state, backup.error, backup.finished_at = state, error, timezone.now()
+    backup.save(update_fields=["state", "error", "finished_at"])
+
+
+def _store_copy(backup: Backup, destination: Destination, path: Path) -> str:
+    """Copy the archive to one destination and catalogue it; the error text, or "" on success."""
+    try:
+        destination.check()
+        stored = destination.store(path, backup.name)
+    except (DestinationError, OSError) as error:
+        BackupCopy.objects.create(
+            backup=backup, destination=destination.name, state=CopyState.FAILED, error=str(error)
+        )
+        return str(error) or type(error).__name__
+    BackupCopy.objects.create(
+        backup=backup,
+        destination=destination.name,
+        location=stored.location,
+        state=CopyState.STORED,
+        stored_at=timezone.now(),
+        retain_until=stored.retain_until,
+    )
+    return ""
+
+
+def _prune(destination: Destination, *, keep_also: str, actor: ActorArg) -> list[str]:
+    """Apply the destination's retention, never touching the archive just written."""
+    result = prune(destination, now=timezone.now(), protect={keep_also})
+    if result.deleted:
+        BackupCopy.objects.filter(destination=destination.name, backup__name__in=result.deleted).update(
+            state=CopyState.PRUNED, pruned_at=timezone.now()
+        )
+        data = {"destination": destination.name, "deleted": len(result.deleted), "failed": len(result.failed)}
+        record(event=Event.BACKUP_PRUNED, actor=actor, target=Target(type="vault.destination"), data=data)
+    return list(result.deleted)
+
+
+# --- restore drills ------------------------------------------------------------------------------
+
+
+def newest_archive(destinations: Sequence[Destination]) -> tuple[str, Destination] | None:
+    """The newest archive held anywhere, and a destination holding it (directories first: no download)."""
+    found: list[tuple[datetime, int, str, Destination]] = []
+    for order, destination in enumerate(destinations):
+        try:
+            names = destination.archives()
+        except DestinationError:
+            continue
+        for name in names:
+            when = archive_time(name)
+            if when is not None:
+                found.append((when, -order, name, destination))
+    if not found:
+        return None
+    _when, _order, name, destination = max(found, key=lambda item: (item[0], item[1]))
+    return name, destination
+
+
+def run_restore_drill(*, actor: ActorArg, destinations: Sequence[Destination] | None = None) -> RestoreDrill:
+    """Restore the newest archive into scratch space and prove it; record and audit the result.
+
+    Checks: the archive decrypts with the drill key and every member matches the manifest's hash;
+    the database restores; the shred ledger applies; every sealed value, message and attachment
+    opens (and each file matches its recorded hash); the audit chain verifies. The first failure
+    ends the drill, in words on the admin screen. A drill never touches the live data.
+    """
+    destinations = list(configured_destinations() if destinations is None else destinations)
+    newest = newest_archive(destinations)
+    if newest is None:
+        drill = RestoreDrill.objects.create(archive="(none)", finished_at=timezone.now(), ok=False)
+        return _fail_drill(drill, actor, "no archive was found in any backup destination")
+    name, destination = newest
+    drill = RestoreDrill.objects.create(
+        archive=destination.locate(name), backup=Backup.objects.filter(name=name).first()
+    )
+    work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"drill-{uuid.uuid4().hex}")
+    try:
+        archive = destination.fetch(name, work)
+        restored = work / "restored"
+        manifest = read_archive(
+            archive, into=restored, secret_keys=[drill_key().armored_secret()], work_dir=work
+        )
+        checked = _prove(manifest, restored, work)
+    except (BackupError, DestinationError, RestoreCheckFailed, OSError) as error:
+        return _fail_drill(drill, actor, str(error) or type(error).__name__)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    drill.ok, drill.checked, drill.finished_at = True, checked, timezone.now()
+    drill.save(update_fields=["ok", "checked", "finished_at"])
+    record(
+        event=Event.BACKUP_DRILL_PASSED, actor=actor, target=drill, data={"archive": name, **_brief(checked)}
+    )
+    return drill
+
+
+def _brief(checked: dict[str, object]) -> dict[str, object]:
+    rows = checked.get("rows", {})
+    return {"rows": sum(rows.values()) if isinstance(rows, dict) else 0, "files": checked.get("files", 0)}
+
+
+def _fail_drill(drill: RestoreDrill, actor: ActorArg, error: str) -> RestoreDrill:
+    drill.ok, drill.error, drill.finished_at = False, error[:2000], timezone.now()
+    drill.save(update_fields=["ok", "error", "finished_at"])
+    record(event=Event.BACKUP_DRILL_FAILED, actor=actor, target=drill, data={"error": error[:500]})
+    return drill
+
+
+def _prove(manifest: Manifest, restored: Path, work: Path) -> dict[str, object]:
+    """Restore ``manifest``'s database into a scratch database and check everything in it."""
+    with scratch_database(work, engine=manifest.engine) as scratch:
+        restore_database(restored / manifest.database, engine=manifest.engine, settings_dict=scratch)
+        connections.settings[DRILL_ALIAS] = connections.configure_settings(
+            {"default": connections.settings["default"], DRILL_ALIAS: dict(scratch)}
+        )[DRILL_ALIAS]
+        try:
+            # The scratch copy gets what a real restore gets: the ledger, so shredded stays shredded.
+            shredded = shred_ledger().apply(using=DRILL_ALIAS)
+            storage = FileSystemBlobStorage(restored / "files")
+            check = check_restored(using=DRILL_ALIAS, storage=storage)
+            chain = verify_chain(using=DRILL_ALIAS)
+        finally:
+            connections[DRILL_ALIAS].close()
+            del connections[DRILL_ALIAS]
+            del connections.settings[DRILL_ALIAS]
+    if not chain.ok:
+        raise RestoreCheckFailed(f"the restored audit chain does not verify at event #{chain.first_bad_id}")
+    counts = manifest.counts
+    if check.rows["reports.Report"] + check.shredded["reports.Report"] < int(counts.get("reports", 0)):
+        raise RestoreCheckFailed("the restored database holds fewer reports than the manifest counts")
+    return {**check.as_dict(), "audit_events": chain.checked, "ledger_reapplied": len(shredded)}
+
+
+# --- restore -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a restore brought back."""
+
+    manifest: Manifest
+    reshredded: int
+
+
+def live_data_present() -> bool:
+    """Whether the configured database or file store already holds data a restore would overwrite."""
+    files = Path(settings.VAULT_BLOB_DIR)
+    has_files = files.is_dir() and any(files.iterdir())
+    return has_files or database_has_data(connections["default"].settings_dict)
+
+
+def restore_backup(
+    *, archive: Path, actor: ActorArg, force: bool = False, secret_keys: Sequence[str] = ()
+) -> RestoreOutcome:
+    """Restore ``archive`` into the configured database and file store, then re-apply the shred ledger.
+
+    Refuses (:class:`RestoreRefused`) to overwrite live data unless ``force``. Without
+    ``secret_keys`` the drill key kept beside the master key decrypts the archive; an operator who
+    lost that state directory gives their own backup key. The archive is decrypted and checked
+    completely in the work dir before anything live is touched, so a corrupt or foreign archive
+    changes nothing.
+    """
+    if not force and live_data_present():
+        raise RestoreRefused(
+            "this instance already holds data (a database or stored files); restoring would overwrite "
+            "it. Restore into an empty data dir and database, or pass --force to replace it."
+        )
+    work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"restore-{uuid.uuid4().hex}")
+    try:
+        keys = list(secret_keys) or [drill_key().armored_secret()]
+        restored = work / "restored"
+        manifest = read_archive(archive, into=restored, secret_keys=keys, work_dir=work)
+        _refuse_newer_schema(manifest)
+        connections.close_all()
+        restore_database(
+            restored / manifest.database,
+            engine=manifest.engine,
+            settings_dict=connections["default"].settings_dict,
+        )
+        _replace_files(restored / "files", Path(settings.VAULT_BLOB_DIR))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    connections.close_all()
+    # An archive from an older Bastion: bring its schema up to this code's.
+    call_command("migrate", interactive=False, verbosity=0)
+    reshredded = enforce_shred_ledger(actor=actor)
+    data = {"archive": archive.name, "made_at": manifest.created_at, "counts": manifest.counts}
+    record(
+        event=Event.BACKUP_RESTORED,
+        actor=actor,
+        target=Target(type="vault.archive", id=archive.name),
+        data=data,
+    )
+    return RestoreOutcome(manifest=manifest, reshredded=reshredded)
+
+
+def _refuse_newer_schema(manifest: Manifest) -> None:
+    """NewerArchive if the archive's database has migrations this code does not know."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    known = set(loader.disk_migrations)
+    unknown = sorted(f"{app}.{name}" for app, name in manifest.migrations.items() if (app, name) not in known)
+    if unknown:
+        raise NewerArchive(
+            f"the archive was made by a newer Bastion (its database has {', '.join(unknown[:3])}); "
+            f"this is {version('bastion')}: upgrade Bastion, then restore"
+        )
+
+
+def _replace_files(source: Path, target: Path) -> None:
+    """Put the restored blob tree at ``target``, moving whatever was there aside first, then removing it."""
+    aside = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        target.rename(aside)
+    # Not private_dir: the parent is the operator's data dir (or wherever they put the files),
+    # whose mode is theirs; only directories we create are forced to 0700.
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if source.is_dir():
+        # Same filesystem (the work dir defaults to the data dir): a rename. Elsewhere, a copy.
+        shutil.move(str(source), str(target))
+    else:
+        private_dir(target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+# --- freshness ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupHealth:
+    """What the admin screen and the alert need: the newest verified backup and what is wrong."""
+
+    newest_verified: RestoreDrill | None
+    problems: list[str]
+
+
+def backup_health(*, now: datetime | None = None) -> BackupHealth:
+    """Problems: no verified backup within ``BACKUP_MAX_AGE_HOURS``, failing destinations, a failed drill."""
+    now = now or timezone.now()
+    problems: list[str] = []
+    verified = RestoreDrill.objects.filter(ok=True).select_related("backup").first()
+    limit = timedelta(hours=settings.BACKUP_MAX_AGE_HOURS)
+    made_at = verified.backup.started_at if verified and verified.backup else None
+    if made_at is None or now - made_at > limit:
+        problems.append(f"no verified backup is newer than {settings.BACKUP_MAX_AGE_HOURS} hours")
+    last = Backup.objects.exclude(state=BackupState.RUNNING).first()
+    if last is not None:
+        failing: Counter[str] = Counter(
+            BackupCopy.objects.filter(backup=last, state=CopyState.FAILED).values_list(
+                "destination", flat=True
+            )
+        )
+        problems.extend(f"the last backup could not be written to {name}" for name in sorted(failing))
+        if last.state == BackupState.FAILED and not failing:
+            problems.append(f"the last backup failed: {last.error[:200]}")
+    drill = RestoreDrill.objects.exclude(ok=None).first()
+    if drill is not None and drill.ok is False:
+        problems.append(f"the last restore drill failed: {drill.error[:200]}")
+    return BackupHealth(newest_verified=verified, problems=problems)
+
+
+# --- master-key retirement ------------------------------------------------------------------------
+
+
+def retire_unneeded_master_keys(*, actor: ActorArg) -> list[int]:
+    """Destroy every master-key version no live key, sealed secret or kept archive needs; audit each.
+
+    Once the last archive holding keys wrapped under a version is pruned, that version only
+    stands between an attacker with an old copy and shredded reports; destroying it closes the
+    window THREAT_MODEL.md states. A provider that cannot destroy versions (an env var, a single
+    file) retires nothing here; ``bastion keys status`` tells the operator what to remove by hand.
+    """
+
+    def audited(number: int) -> None:
+        data = {"version": number}
+        target = Target(type="vault.master_key", id=str(number))
+        record(event=Event.MASTER_KEY_RETIRED, actor=actor, target=target, data=data)
+
+    try:
+        return retire_versions(on_retired=audited)
+    except RetirementRefused:
+        return []
