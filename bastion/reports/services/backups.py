@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
+from django.db.utils import load_backend
 from django.utils import timezone
 
 from bastion.audit.events import Event
@@ -274,9 +274,15 @@ def _prove(manifest: Manifest, restored: Path, work: Path) -> dict[str, object]:
     """Restore ``manifest``'s database into a scratch database and check everything in it."""
     with scratch_database(work, engine=manifest.engine) as scratch:
         restore_database(restored / manifest.database, engine=manifest.engine, settings_dict=scratch)
-        connections.settings[DRILL_ALIAS] = connections.configure_settings(
-            {"default": connections.settings["default"], DRILL_ALIAS: dict(scratch)}
-        )[DRILL_ALIAS]
+        # A connection made for the drill alone, never entered in the project's DATABASES: nothing
+        # else (a router, another thread, a test's isolation) can pick it up by name.
+        filled = connections.configure_settings(
+            {"default": connections.settings["default"], DRILL_ALIAS: scratch}
+        )
+        drill_db = load_backend(filled[DRILL_ALIAS]["ENGINE"]).DatabaseWrapper(
+            filled[DRILL_ALIAS], DRILL_ALIAS
+        )
+        connections[DRILL_ALIAS] = drill_db
         try:
             # The scratch copy gets what a real restore gets: the ledger, so shredded stays shredded.
             shredded = shred_ledger().apply(using=DRILL_ALIAS)
@@ -284,9 +290,8 @@ def _prove(manifest: Manifest, restored: Path, work: Path) -> dict[str, object]:
             check = check_restored(using=DRILL_ALIAS, storage=storage)
             chain = verify_chain(using=DRILL_ALIAS)
         finally:
-            connections[DRILL_ALIAS].close()
+            drill_db.close()
             del connections[DRILL_ALIAS]
-            del connections.settings[DRILL_ALIAS]
     if not chain.ok:
         raise RestoreCheckFailed(f"the restored audit chain does not verify at event #{chain.first_bad_id}")
     counts = manifest.counts
@@ -408,12 +413,10 @@ def backup_health(*, now: datetime | None = None) -> BackupHealth:
         problems.append(f"no verified backup is newer than {settings.BACKUP_MAX_AGE_HOURS} hours")
     last = Backup.objects.exclude(state=BackupState.RUNNING).first()
     if last is not None:
-        failing: Counter[str] = Counter(
-            BackupCopy.objects.filter(backup=last, state=CopyState.FAILED).values_list(
-                "destination", flat=True
-            )
+        failing = BackupCopy.objects.filter(backup=last, state=CopyState.FAILED).order_by("destination")
+        problems.extend(
+            f"the last backup could not be written to {c.destination}: {c.error[:200]}" for c in failing
         )
-        problems.extend(f"the last backup could not be written to {name}" for name in sorted(failing))
         if last.state == BackupState.FAILED and not failing:
             problems.append(f"the last backup failed: {last.error[:200]}")
     drill = RestoreDrill.objects.exclude(ok=None).first()

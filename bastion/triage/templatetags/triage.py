@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from bastion.lib.markdown import render_markdown
+from bastion.reports.services.backups import BackupHealth, backup_health
 from bastion.reports.workflow import CLOSED, Status
 from bastion.triage.access import reports_for
 
@@ -59,3 +60,9 @@ def inbox_counts(user: Any) -> dict[str, int]:
         "open": visible.exclude(status__in=CLOSED).count(),
         "deletion_requested": visible.filter(deletion_requested_at__isnull=False).count(),
     }
+
+
+@register.simple_tag
+def backup_status() -> BackupHealth:
+    """The backups' health for the admins' dashboard card: the newest verified backup and what is wrong."""
+    return backup_health()
