@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pytest_django.fixtures import Settings
 from bastion.accounts.models import User
 from bastion.audit.testing import flush_allowed
 from bastion.test import PASSWORD, make_staff
+from bastion.vault.keys import FileKeyProvider
 
 ClientFactory = Callable[..., Client]
 
@@ -38,6 +40,20 @@ def _audit_flush_allowed() -> Iterator[None]:
     # refuse that unless the flush runs with them lifted (see bastion.audit.testing).
     with flush_allowed():
         yield
+
+
+@pytest.fixture
+def private_keys(settings: Settings, tmp_path: Path) -> FileKeyProvider:
+    """This test's own master keys, blob store and vault state (shred ledger, drill key).
+
+    Rotating, retiring, shredding or restoring then never touches the suite's shared ones.
+    """
+    settings.MASTER_KEY_DIR = tmp_path / "keys"
+    settings.MASTER_KEY_FILE = ""
+    settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
+    settings.VAULT_BLOB_DIR = tmp_path / "files"
+    settings.VAULT_STATE_DIR = tmp_path / "state"
+    return FileKeyProvider(tmp_path / "keys")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def provider(settings, tmp_path: Path) -> FileKeyProvider:
-    """Keys of this test's own, so rotating never touches the suite's real ones."""
-    settings.MASTER_KEY_DIR = tmp_path / "keys"
-    settings.MASTER_KEY_FILE = ""
-    settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
-    settings.VAULT_STATE_DIR = tmp_path / "state"
-    return FileKeyProvider(tmp_path / "keys")
+def provider(private_keys: FileKeyProvider) -> FileKeyProvider:
+    """Keys of this test's own: rotating must never touch the suite's real ones."""
+    return private_keys
 
 
 class Terminal(io.StringIO):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -20,13 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def provider(settings, tmp_path: Path) -> FileKeyProvider:
+def provider(private_keys: FileKeyProvider) -> FileKeyProvider:
     """Keys of this test's own: rotating must never touch the suite's real ones."""
-    settings.MASTER_KEY_DIR = tmp_path / "keys"
-    settings.MASTER_KEY_FILE = ""
-    settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
-    settings.VAULT_STATE_DIR = tmp_path / "state"
-    return FileKeyProvider(tmp_path / "keys")
+    return private_keys
 
 
 def stored_tokens() -> list[bytes]:

@@ -25,14 +25,8 @@ FILE_BYTES = b"\x00\xffproof of concept\n" * 9000  # ~160 KB: several sealed chu
 
 
 @pytest.fixture(autouse=True)
-def private_vault(settings, tmp_path: Path) -> Path:
-    """Each test gets its own master key directory and blob directory (the real local backends)."""
-    settings.MASTER_KEY_DIR = tmp_path / "keys"
-    settings.MASTER_KEY_FILE = ""
-    settings.VAULT_KEY_PROVIDER = "bastion.vault.keys.FileKeyProvider"
-    settings.VAULT_BLOB_DIR = tmp_path / "files"
-    # The shred ledger and drill key live beside the master key: per test too, or shreds leak.
-    settings.VAULT_STATE_DIR = tmp_path / "keys"
+def private_vault(private_keys, settings, tmp_path: Path) -> Path:
+    """Each test gets its own master keys, blob directory and vault state (the real local backends)."""
     settings.BASE_URL = "https://bastion.example"
     settings.DEFAULT_FROM_EMAIL = "security@bastion.example"
     return tmp_path / "files"

@@ -26,8 +26,8 @@ REASON = "We are keeping this report until the fix ships on 12 May; we will dele
 
 
 @pytest.fixture(autouse=True)
-def state_dir(settings, tmp_path: Path) -> Path:
-    settings.VAULT_STATE_DIR = tmp_path / "state"
+def state_dir(private_keys, settings) -> Path:
+    """The shred ledger of each test, beside its own master key."""
     return settings.VAULT_STATE_DIR
 
 

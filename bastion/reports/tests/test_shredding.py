@@ -48,9 +48,8 @@ SYSTEM = Actor.system()
 
 
 @pytest.fixture(autouse=True)
-def state_dir(settings, tmp_path: Path) -> Path:
+def state_dir(private_keys, settings) -> Path:
     """The shred ledger of each test, beside its own master key."""
-    settings.VAULT_STATE_DIR = tmp_path / "state"
     return settings.VAULT_STATE_DIR
 
 
