@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from bastion.vault.envelope import BytesLike, open_secret, seal_secret, unwrap_data_key, wrap_data_key
@@ -188,10 +188,30 @@ def _rewrap_batch(pinned: PinnedKeys, target: int, batch_size: int) -> int:
             )
             row.wrapped = wrap_data_key(plain, master_version=target, subject=row.subject, provider=pinned)
             row.master_version = target
-        # Filtered on destroyed_at as well: whatever the isolation level, this UPDATE can never put
-        # a wrapped key back on a row a shred has emptied.
-        DataKey.objects.filter(destroyed_at__isnull=True).bulk_update(rows, ["wrapped", "master_version"])
+        _write_rewrapped(rows, target)
     return len(rows)
+
+
+def _write_rewrapped(rows: list[DataKey], target: int) -> None:
+    """Store the batch's new wrapped keys: one prepared UPDATE, executed for every row.
+
+    Not ``bulk_update``: its one ``CASE WHEN`` statement per batch took about 90 % of a rotation's
+    time (benchmarks/README.md). Filtered on ``destroyed_at`` as well: whatever the isolation level,
+    this UPDATE can never put a wrapped key back on a row a shred has emptied.
+    """
+    connection = connections[DataKey.objects.db]
+    quote = connection.ops.quote_name
+    meta = DataKey._meta
+    table, wrapped, version, key, destroyed = map(
+        quote, (meta.db_table, "wrapped", "master_version", "id", "destroyed_at")
+    )
+    # Only identifiers from the model, quoted by the backend, are formatted in; values are parameters.
+    sql = f"UPDATE {table} SET {wrapped} = %s, {version} = %s WHERE {key} = %s AND {destroyed} IS NULL"  # noqa: S608 - identifiers only
+    pk = meta.pk
+    assert pk is not None  # every model has one
+    params = [(row.wrapped, target, pk.get_db_prep_value(row.pk, connection)) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def rotate(

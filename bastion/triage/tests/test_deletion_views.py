@@ -160,6 +160,16 @@ def test_its_files_are_gone(client_as, alice, shredded):
     assert response.status_code == 410
 
 
+def test_there_is_nothing_left_to_compare_or_export(client_as, alice, shredded):
+    client = client_as(alice)
+
+    candidates = client.get(url("duplicates", shredded))
+    export = client.get(url("public_bug_export", shredded))
+
+    assert candidates.status_code == 303
+    assert export.status_code == 404
+
+
 def test_nothing_can_be_added_to_a_shredded_report(client_as, alice, shredded):
     response = client_as(alice).post(url("reply", shredded), {"body": "Hello?"}, follow=True)
 

@@ -15,9 +15,10 @@ from bastion.accounts.models import ApiScope
 from bastion.accounts.services.api_tokens import create_api_token, revoke_api_token
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
+from bastion.audit.services import Actor
 from bastion.reports.models import Asset, Message, Program, Report, Visibility
 from bastion.reports.sealing import open_field
-from bastion.reports.services import change_status, post_message
+from bastion.reports.services import ShredReason, change_status, post_message, shred_report
 from bastion.reports.tests.conftest import CANARY
 from bastion.reports.workflow import Status
 from bastion.triage.canned import default_message
@@ -242,6 +243,16 @@ def test_a_bad_content_search_is_refused_naming_the_field(alice, report, body, s
 
 
 # --- Opening --------------------------------------------------------------------------------------
+
+
+def test_a_shredded_report_is_gone_with_a_410_and_no_read_is_recorded(alice, report, private_keys):
+    shred_report(report=report, actor=Actor.system(), why=ShredReason.OPERATOR)
+
+    response = call("GET", f"/reports/{report.tracking_id}", token_for(alice, "reports:read"))
+
+    assert response.status_code == 410
+    assert "destroyed" in response.json()["detail"]
+    assert not AuditEvent.objects.filter(event=Event.REPORT_VIEWED).exists()
 
 
 def test_it_opens_a_report_with_its_content_and_internal_notes_and_records_the_read(alice, report):
@@ -640,7 +651,7 @@ def test_the_staff_endpoints_are_in_the_same_openapi_document_with_every_error_d
     expected = {
         ("/api/v1/staff/reports", "get"): {"200", "400", "401", "403", "422"},
         ("/api/v1/staff/reports/search", "post"): {"200", "400", "401", "403", "422"},
-        ("/api/v1/staff/reports/{tracking_id}", "get"): {"200", "401", "403", "404", "422"},
+        ("/api/v1/staff/reports/{tracking_id}", "get"): {"200", "401", "403", "404", "410", "422"},
         ("/api/v1/staff/reports/{tracking_id}", "patch"): {"200", "400", "401", "403", "404", "409", "422"},
         ("/api/v1/staff/reports/{tracking_id}/messages", "post"): {"201", "400", "401", "403", "404", "422"},
     }
