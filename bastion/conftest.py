@@ -57,6 +57,13 @@ def private_keys(settings: Settings, tmp_path: Path) -> FileKeyProvider:
 
 
 @pytest.fixture(autouse=True)
+def _private_vault_state(settings: Settings, tmp_path: Path) -> None:
+    # The shred ledger is append-only and read by every shred and restore: one test's lines must
+    # not destroy another test's keys, so each test gets its own (as each instance has its own).
+    settings.VAULT_STATE_DIR = tmp_path / "vault-state"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Settings) -> None:
     # Argon2 is slow on purpose; tests hash hundreds of passwords. Production's choice is pinned
     # by accounts/tests/test_password_hashing.py, which reads bastion.settings directly.

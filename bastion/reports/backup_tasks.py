@@ -22,8 +22,6 @@ from bastion.reports.services.backups import (
     run_backup,
     run_restore_drill,
 )
-from bastion.vault.backup.archive import BackupError
-from bastion.vault.backup.destinations import DestinationError
 from bastion.worker.queue import enqueue_on_commit, retryable
 from bastion.worker.scheduler import periodic
 
@@ -44,14 +42,24 @@ def daily_backup() -> None:
     """
     if not settings.BACKUP_DESTINATIONS:
         return
-    failed = False
+    # Each step on its own: one that breaks must not keep the others from running, nor the alert.
+    # Only the exception's class is logged: a message might quote data.
+    trouble = False
     try:
-        failed = bool(run_backup(actor=Actor.system()).failed)
-    except (BackupError, DestinationError):
-        failed = True  # catalogued and audited by run_backup; the alert reads it from there
-    drill = run_restore_drill(actor=Actor.system())
-    retire_unneeded_master_keys(actor=Actor.system())
-    if failed or not drill.ok:
+        trouble = bool(run_backup(actor=Actor.system()).failed)
+    except Exception as error:
+        logger.error("The daily backup failed: %s", type(error).__name__)
+        trouble = True
+    try:
+        trouble = not run_restore_drill(actor=Actor.system()).ok or trouble
+    except Exception as error:
+        logger.error("The restore drill could not run: %s", type(error).__name__)
+        trouble = True
+    try:
+        retire_unneeded_master_keys(actor=Actor.system())
+    except Exception as error:
+        logger.error("Retiring unneeded master keys failed: %s", type(error).__name__)
+    if trouble:
         enqueue_on_commit(email_backup_alert)
 
 

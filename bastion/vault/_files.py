@@ -30,3 +30,14 @@ def create_private_file(path: Path) -> int:
     # The umask can only remove bits from 0600, but state the mode rather than rely on it.
     os.fchmod(fd, 0o600)
     return fd
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (0700) if missing; an existing directory keeps its mode.
+
+    Unlike ``private_dir``, this never chmods what it did not create: the directory may be the
+    system temp dir, an operator's mount point or a shared secrets directory such as /etc/bastion.
+    """
+    if not path.is_dir():
+        private_dir(path)
+    return path

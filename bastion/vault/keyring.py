@@ -102,7 +102,8 @@ def _archives_by_version() -> dict[int | None, list[str]]:
     A running backup whose versions are not written down yet is filed under ``None``: it may hold
     any version, so it blocks them all until it finishes.
     """
-    kept_copy = BackupCopy.objects.filter(backup=OuterRef("pk")).exclude(state=CopyState.PRUNED)
+    # A failed copy left nothing behind (a store is all or nothing), so only stored copies count.
+    kept_copy = BackupCopy.objects.filter(backup=OuterRef("pk"), state=CopyState.STORED)
     may_exist = Backup.objects.filter(Q(state=BackupState.RUNNING) | Q(Exists(kept_copy)))
     found: dict[int | None, list[str]] = {}
     # JSON "contains" is not portable (SQLite has none), and the catalogue is small: filter here.

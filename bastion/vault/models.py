@@ -62,14 +62,18 @@ class DataKey(models.Model):
             self.wrapped, master_version=self.master_version, subject=self.subject, provider=provider
         )
 
-    def shred(self) -> None:
-        """Destroy the key: overwrite the wrapped key and mark the row destroyed. Idempotent.
+    def shred(self, *, why: str = "key_destroyed") -> None:
+        """Destroy the key: a shred-ledger line first, then overwrite the wrapped key. Idempotent.
 
-        The row stays, so "this report's content was destroyed on <date>" remains answerable.
-        Crypto-shredding is only complete once old copies of ``wrapped`` are gone too: database
-        backups past their retention, and free pages (SQLite ``secure_delete``, PostgreSQL
-        VACUUM). The shredding feature (with its audit event) builds on this.
+        The ledger line (fsynced, beside the master key) is what keeps the key destroyed when an
+        older backup is restored, so every destruction goes through it, before the database. The
+        row stays, so "this content was destroyed on <date>" remains answerable. Reports are
+        shredded through ``reports.services.shredding``, which also tidies what hung on the key.
         """
+        from bastion.vault.shredding import shred_ledger  # the ledger module imports this one
+
+        if not self.is_destroyed:
+            shred_ledger().append(self.subject, why=why)
         now = timezone.now()
         # A conditional UPDATE, not save(): two concurrent shreds record one destruction time.
         DataKey.objects.filter(pk=self.pk, destroyed_at__isnull=True).update(wrapped=b"", destroyed_at=now)

@@ -30,7 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from bastion.vault._files import fsync_dir, private_dir
+from bastion.vault._files import ensure_dir, fsync_dir
 from bastion.vault.models import SUBJECT_MAX_LENGTH, DataKey
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class ShredLedger:
         return entry
 
     def _write_line(self, line: bytes) -> None:
-        private_dir(self.path.parent)
+        ensure_dir(self.path.parent)
         created = not self.path.exists()
         # O_NOFOLLOW: never append through a planted symlink. No O_EXCL: another process may
         # create the file at the same moment, and appending to theirs is exactly right.

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from bastion.audit.services import Actor
 from bastion.reports.services.backups import restore_backup
 from bastion.vault.backup.archive import BackupError
+from bastion.vault.errors import VaultError
 
 
 class Command(BaseCommand):
@@ -55,6 +57,9 @@ class Command(BaseCommand):
             )
         except BackupError as error:
             self.stderr.write(f"Restore refused: {error}")
+            sys.exit(1)
+        except (OSError, VaultError, DatabaseError) as error:
+            self.stderr.write(f"Restore failed: {type(error).__name__}: {error}")
             sys.exit(1)
         manifest = outcome.manifest
         self.stdout.write(

@@ -18,6 +18,7 @@ Order of a run, and why:
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -56,7 +57,7 @@ from bastion.vault.backup.destinations import (
     archive_time,
     configured_destinations,
 )
-from bastion.vault.backup.recipients import backup_recipients, drill_key
+from bastion.vault.backup.recipients import backup_recipients, drill_key_path, drill_secret_keys
 from bastion.vault.backup.retention import prune
 from bastion.vault.backup.snapshot import (
     Snapshot,
@@ -66,9 +67,12 @@ from bastion.vault.backup.snapshot import (
     snapshot_database,
 )
 from bastion.vault.keyring import RetirementRefused, retire_versions
+from bastion.vault.keys import get_key_provider
 from bastion.vault.models import Backup, BackupCopy, BackupState, CopyState, DataKey, RestoreDrill
 from bastion.vault.shredding import shred_ledger
 from bastion.vault.storage import FileSystemBlobStorage
+
+logger = logging.getLogger(__name__)
 
 DRILL_ALIAS = "restore_drill"
 
@@ -124,11 +128,13 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
     if not destinations:
         raise BackupError("no backup destination is configured: set BASTION_BACKUP_TO")
     now = timezone.now()
+    _close_interrupted_runs(now)
     backup = Backup.objects.create(name=archive_name(now), started_at=now)
-    work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"backup-{uuid.uuid4().hex}")
+    work = Path(settings.BACKUP_WORK_DIR) / f"backup-{uuid.uuid4().hex}"
     failed: dict[str, str] = {}
     pruned: dict[str, list[str]] = {}
     try:
+        private_dir(work)
         before = _versions_in_use()
         snapshot = snapshot_database(work)
         # Versions in use before or after the snapshot: a rotation running meanwhile could have
@@ -147,9 +153,12 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
             error = _store_copy(backup, destination, path)
             if error:
                 failed[destination.name] = error
-    except (BackupError, DestinationError, OSError) as error:
-        _finish(backup, BackupState.FAILED, error=str(error))
-        record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"error": str(error)[:500]})
+    except BaseException as error:
+        # Whatever stopped the run (a full disk, a damaged drill key, Ctrl-C), it must not stay
+        # "running": such a row blocks every master-key retirement (see vault.keyring).
+        text = str(error) or type(error).__name__
+        _finish(backup, BackupState.FAILED, error=text)
+        record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"error": text[:500]})
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -165,6 +174,21 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
         if destination.name not in failed:
             pruned[destination.name] = _prune(destination, keep_also=backup.name, actor=actor)
     return BackupOutcome(backup=backup, failed=failed, pruned=pruned)
+
+
+# A run still "running" after this long was killed (OOM, a reboot, a re-queued task).
+INTERRUPTED_AFTER = timedelta(hours=12)
+
+
+def _close_interrupted_runs(now: datetime) -> None:
+    """Mark runs that can no longer be running as failed; their versions were never catalogued.
+
+    A run writes its versions before its first copy, so a run interrupted before that left no
+    copy anywhere, and one interrupted after is catalogued with its versions and copies.
+    """
+    Backup.objects.filter(state=BackupState.RUNNING, started_at__lt=now - INTERRUPTED_AFTER).update(
+        state=BackupState.FAILED, finished_at=now, error="interrupted: the run never finished"
+    )
 
 
 def _write_once(
@@ -237,8 +261,23 @@ def _catalogue_copy(backup: Backup, destination: Destination, stored: StoredCopy
 
 
 def _prune(destination: Destination, *, keep_also: str, actor: ActorArg) -> list[str]:
-    """Apply the destination's retention, never touching the archive just written."""
-    result = prune(destination, now=timezone.now(), protect={keep_also})
+    """Apply the destination's retention, never touching the archive just written nor the newest verified one.
+
+    The new archive is not drilled yet: keeping the newest one a drill passed means a run of bad
+    archives can never thin out the last good one. A listing or delete failure is reported in the
+    catalogue's terms (nothing pruned) rather than failing a backup that was stored.
+    """
+    verified = (
+        RestoreDrill.objects.filter(ok=True, backup__isnull=False)
+        .values_list("backup__name", flat=True)
+        .first()
+    )
+    protect = {keep_also, *([verified] if verified else [])}
+    try:
+        result = prune(destination, now=timezone.now(), protect=protect)
+    except (DestinationError, OSError) as error:
+        logger.warning("Pruning %s failed: %s", destination.name, error)
+        return []
     if result.deleted:
         BackupCopy.objects.filter(destination=destination.name, backup__name__in=result.deleted).update(
             state=CopyState.PRUNED, pruned_at=timezone.now()
@@ -290,12 +329,13 @@ def run_restore_drill(*, actor: ActorArg, destinations: Sequence[Destination] | 
     try:
         archive = destination.fetch(name, work)
         restored = work / "restored"
-        manifest = read_archive(
-            archive, into=restored, secret_keys=[drill_key().armored_secret()], work_dir=work
-        )
+        manifest = read_archive(archive, into=restored, secret_keys=drill_secret_keys(), work_dir=work)
         checked = _prove(manifest, restored, work)
     except (BackupError, DestinationError, RestoreCheckFailed, OSError) as error:
         return _fail_drill(drill, actor, str(error) or type(error).__name__)
+    except Exception as error:
+        logger.error("The restore drill failed unexpectedly: %s", type(error).__name__)
+        return _fail_drill(drill, actor, f"unexpected {type(error).__name__}: {error}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     drill.ok, drill.checked, drill.finished_at = True, checked, timezone.now()
@@ -332,8 +372,11 @@ def _prove(manifest: Manifest, restored: Path, work: Path) -> dict[str, object]:
         )
         connections[DRILL_ALIAS] = drill_db
         try:
-            # The scratch copy gets what a real restore gets: the ledger, so shredded stays shredded.
+            # The scratch copy gets what a real restore gets: the ledger, so shredded stays shredded,
+            # and this code's schema, for an archive made before the last upgrade.
             shredded = shred_ledger().apply(using=DRILL_ALIAS)
+            if manifest.migrations != _applied_migrations():
+                call_command("migrate", database=DRILL_ALIAS, interactive=False, verbosity=0)
             storage = FileSystemBlobStorage(restored / "files")
             check = check_restored(using=DRILL_ALIAS, storage=storage)
             chain = verify_chain(using=DRILL_ALIAS)
@@ -361,9 +404,15 @@ class RestoreOutcome:
 
 def live_data_present() -> bool:
     """Whether the configured database or file store already holds data a restore would overwrite."""
-    files = Path(settings.VAULT_BLOB_DIR)
-    has_files = files.is_dir() and any(files.iterdir())
+    has_files = bool(_stored_entries(Path(settings.VAULT_BLOB_DIR)))
     return has_files or database_has_data(connections["default"].settings_dict)
+
+
+def _stored_entries(files: Path) -> list[Path]:
+    """What the blob store holds: not a fresh filesystem's lost+found, nor our own dot-named leftovers."""
+    if not files.is_dir():
+        return []
+    return [p for p in files.iterdir() if not p.name.startswith(".") and p.name != "lost+found"]
 
 
 def restore_backup(
@@ -382,25 +431,33 @@ def restore_backup(
             "this instance already holds data (a database or stored files); restoring would overwrite "
             "it. Restore into an empty data dir and database, or pass --force to replace it."
         )
+    _require_master_key()
+    keys = list(secret_keys) or _drill_keys_for_restore()
     work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"restore-{uuid.uuid4().hex}")
     try:
-        keys = list(secret_keys) or [drill_key().armored_secret()]
         restored = work / "restored"
         manifest = read_archive(archive, into=restored, secret_keys=keys, work_dir=work)
         _refuse_newer_schema(manifest)
         connections.close_all()
-        restore_database(
-            restored / manifest.database,
-            engine=manifest.engine,
-            settings_dict=connections["default"].settings_dict,
-        )
-        _replace_files(restored / "files", Path(settings.VAULT_BLOB_DIR))
+        try:
+            restore_database(
+                restored / manifest.database,
+                engine=manifest.engine,
+                settings_dict=connections["default"].settings_dict,
+            )
+            _replace_files(restored / "files", Path(settings.VAULT_BLOB_DIR))
+        except OSError as error:
+            raise BackupError(f"the restore could not write the data in place: {error}") from error
     finally:
         shutil.rmtree(work, ignore_errors=True)
     connections.close_all()
+    # The ledger before anything else runs on the restored data (it needs only the key table,
+    # which every schema has); the tidying that needs this code's schema follows the migration.
+    shred_ledger().apply()
     # An archive from an older Bastion: bring its schema up to this code's.
     call_command("migrate", interactive=False, verbosity=0)
     reshredded = enforce_shred_ledger(actor=actor)
+    _recatalogue(manifest)
     data = {"archive": archive.name, "made_at": manifest.created_at, "counts": manifest.counts}
     record(
         event=Event.BACKUP_RESTORED,
@@ -411,11 +468,35 @@ def restore_backup(
     return RestoreOutcome(manifest=manifest, reshredded=reshredded)
 
 
+def _require_master_key() -> None:
+    """Refuse a restore before the master keys are back: nothing in the archive opens without them.
+
+    Keys are never made here: a restore that generated a fresh ``master-v1.key`` (or drill key)
+    would fail with a misleading "wrong key", and leave a new key where the real one belongs.
+    """
+    if not get_key_provider().versions():
+        raise BackupError(
+            "no master key is available: put the master-key directory back (BASTION_MASTER_KEY_DIR) "
+            "before restoring; without it nothing in the archive can be opened"
+        )
+
+
+def _drill_keys_for_restore() -> list[str]:
+    """The drill keys, refusing clearly when the vault state directory was not put back first."""
+    if not drill_key_path().exists():
+        raise BackupError(
+            f"no restore-drill key at {drill_key_path()}: put the vault state directory back "
+            "(BASTION_VAULT_STATE_DIR), or give your own backup key with --secret-key"
+        )
+    return drill_secret_keys()
+
+
 def _refuse_newer_schema(manifest: Manifest) -> None:
     """NewerArchive if the archive's database has migrations this code does not know."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     known = set(loader.disk_migrations)
-    unknown = sorted(f"{app}.{name}" for app, name in manifest.migrations.items() if (app, name) not in known)
+    migrations = manifest.migrations if isinstance(manifest.migrations, dict) else {}
+    unknown = sorted(f"{app}.{name}" for app, name in migrations.items() if (app, name) not in known)
     if unknown:
         raise NewerArchive(
             f"the archive was made by a newer Bastion (its database has {', '.join(unknown[:3])}); "
@@ -424,19 +505,66 @@ def _refuse_newer_schema(manifest: Manifest) -> None:
 
 
 def _replace_files(source: Path, target: Path) -> None:
-    """Put the restored blob tree at ``target``, moving whatever was there aside first, then removing it."""
-    aside = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        target.rename(aside)
-    # Not private_dir: the parent is the operator's data dir (or wherever they put the files),
-    # whose mode is theirs; only directories we create are forced to 0700.
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Swap the restored blob tree into ``target``, one fan directory at a time, then drop the old ones.
+
+    ``target`` itself stays (it may be a mount point, which cannot be renamed); whatever was in it
+    is moved aside first (``--force``) and removed once the restored files are in.
+    """
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    aside = target / f".replaced-{uuid.uuid4().hex[:8]}"
+    old = _stored_entries(target)
+    if old:
+        aside.mkdir(mode=0o700)
+        for entry in old:
+            entry.rename(aside / entry.name)
     if source.is_dir():
-        # Same filesystem (the work dir defaults to the data dir): a rename. Elsewhere, a copy.
-        shutil.move(str(source), str(target))
-    else:
-        private_dir(target)
+        for fan in source.iterdir():
+            # Same filesystem (the work dir defaults to the data dir): a rename. Elsewhere, a copy.
+            shutil.move(str(fan), str(target / fan.name))
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def _recatalogue(manifest: Manifest) -> None:
+    """Bring the restored backup catalogue up to what the destinations hold now.
+
+    The restored catalogue is the archive's own: its run shows "running" (the snapshot was taken
+    mid-run), and archives made after it are missing. Key retirement reads this catalogue, so an
+    archive it does not know must be entered, with every master version there is (we cannot know
+    which it holds without opening it): it then blocks retirement until it is pruned.
+    """
+    now = timezone.now()
+    versions = sorted(set(get_key_provider().versions()) | set(manifest.master_versions or []))
+    try:
+        destinations = configured_destinations()
+    except (DestinationError, ValueError):
+        destinations = []
+    for destination in destinations:
+        try:
+            names = destination.archives()
+        except DestinationError:
+            continue
+        for name in names:
+            backup, _ = Backup.objects.get_or_create(
+                name=name,
+                defaults={
+                    "state": BackupState.STORED,
+                    "started_at": archive_time(name) or now,
+                    "finished_at": now,
+                    "master_versions": versions,
+                    "error": "catalogued from its destination after a restore",
+                },
+            )
+            if backup.state != BackupState.STORED:
+                held = sorted(set(backup.master_versions or []) | set(versions))
+                Backup.objects.filter(pk=backup.pk).update(state=BackupState.STORED, master_versions=held)
+            BackupCopy.objects.get_or_create(
+                backup=backup,
+                destination=destination.name,
+                defaults={"state": CopyState.STORED, "location": destination.locate(name), "stored_at": now},
+            )
+    Backup.objects.filter(state=BackupState.RUNNING).update(
+        state=BackupState.FAILED, finished_at=now, error="interrupted: restored from a snapshot taken mid-run"
+    )
 
 
 # --- freshness ------------------------------------------------------------------------------------

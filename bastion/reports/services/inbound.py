@@ -317,6 +317,6 @@ def settle_held_mail(*, mail: ReceivedMail, actor: ActorArg, released: bool, ip:
         if released:
             key = mail.data_key
             mail.delete()
-            key.shred()
+            key.shred(why="mail_released")
         else:
             ReceivedMail.objects.filter(pk=mail.pk).update(handled_at=timezone.now())

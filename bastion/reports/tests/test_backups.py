@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -29,6 +30,9 @@ from bastion.reports.services.backups import (
     restore_backup,
     run_backup,
     run_restore_drill,
+)
+from bastion.reports.services.backups import (
+    _recatalogue as recatalogue,
 )
 from bastion.reports.services.shredding import ShredReason, shred_report
 from bastion.reports.tests.conftest import a_file
@@ -293,3 +297,73 @@ def test_the_admins_dashboard_shows_the_drill_and_any_problem(backups, submit, c
     with time_machine.travel(timezone.now() + timedelta(hours=30)):
         stale = client_as(dave).get("/").content.decode()
     assert "no verified backup is newer than 26 hours" in stale
+
+
+def test_a_restore_on_a_machine_without_its_keys_refuses_and_makes_none(backups, submit, settings, tmp_path):
+    submit()
+    archive = backups / run_backup(actor=Actor.system()).backup.name
+    settings.MASTER_KEY_DIR = tmp_path / "not-put-back-yet"
+
+    with pytest.raises(BackupError, match="put the master-key directory back"):
+        restore_backup(archive=archive, actor=Actor.system(), force=True)
+    assert not (tmp_path / "not-put-back-yet").exists()
+
+    settings.MASTER_KEY_DIR = tmp_path / "keys"
+    settings.VAULT_STATE_DIR = tmp_path / "state-not-put-back"
+    with pytest.raises(BackupError, match="--secret-key"):
+        restore_backup(archive=archive, actor=Actor.system(), force=True)
+    assert not (tmp_path / "state-not-put-back").exists()
+
+
+def test_a_run_killed_long_ago_is_closed_so_it_no_longer_blocks_key_retirement(backups, submit):
+    stale = Backup.objects.create(name="bastion-20260101T000000Z-000000.tar.gpg")
+    Backup.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(days=1))
+    submit()
+
+    run_backup(actor=Actor.system())
+
+    stale.refresh_from_db()
+    assert stale.state == BackupState.FAILED
+    assert stale.error.startswith("interrupted")
+
+
+def test_pruning_keeps_the_newest_verified_archive_until_a_newer_one_passes(backups, submit, settings):
+    settings.BACKUP_DESTINATIONS = [f"{backups}?keep=1d"]  # only the newest of the day would stay
+    submit()
+    morning = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    def at(minutes: int) -> time_machine.travel:
+        return time_machine.travel(morning + timedelta(minutes=minutes), tick=False)
+
+    with at(0):
+        verified = run_backup(actor=Actor.system()).backup
+        assert run_restore_drill(actor=Actor.system()).ok
+    with at(10):
+        unverified = run_backup(actor=Actor.system()).backup
+
+    assert sorted(p.name for p in backups.iterdir()) == sorted([verified.name, unverified.name])
+    with at(20):
+        assert run_restore_drill(actor=Actor.system()).ok
+    with at(30):
+        run_backup(actor=Actor.system())
+    assert verified.name not in [p.name for p in backups.iterdir()]
+
+
+def test_after_a_restore_the_catalogue_knows_every_archive_the_destinations_hold(backups, submit):
+    submit()
+    first = run_backup(actor=Actor.system()).backup
+    later = "bastion-20991231T000000Z-0000aa.tar.gpg"
+    shutil.copyfile(backups / first.name, backups / later)  # made after the snapshot: not catalogued
+    # What a restored catalogue looks like: the archive's own run mid-way, with no copies yet.
+    Backup.objects.filter(pk=first.pk).update(state=BackupState.RUNNING, master_versions=[])
+    BackupCopy.objects.filter(backup=first).delete()
+    lost = Backup.objects.create(name="bastion-20260101T000000Z-0000ff.tar.gpg")
+
+    recatalogue(SimpleNamespace(master_versions=[1]))  # type: ignore[arg-type]  # only its versions are read
+
+    assert Backup.objects.get(name=first.name).state == BackupState.STORED
+    entered = Backup.objects.get(name=later)
+    assert entered.master_versions == [1]
+    assert entered.copies.get().state == CopyState.STORED
+    lost.refresh_from_db()
+    assert lost.state == BackupState.FAILED

@@ -37,8 +37,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, cast
 
-from bastion.vault._files import create_private_file, fsync_dir
-from bastion.vault.backup._dirs import ensure_dir
+from bastion.vault._files import create_private_file, ensure_dir, fsync_dir
 from bastion.vault.backup.errors import (
     BackupError,
     CorruptArchive,

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bastion.vault._files import create_private_file
-from bastion.vault.backup._dirs import ensure_dir
+from bastion.vault._files import create_private_file, ensure_dir
 from bastion.vault.backup.errors import BackupError, CorruptArchive, GpgMissing, NotAnArchive, WrongBackupKey
 
 COMMON = ["--batch", "--no-tty", "--quiet", "--status-fd", "2", "--no-auto-check-trustdb"]

@@ -9,6 +9,7 @@ the key with it unless it was resealed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections import Counter
@@ -25,7 +26,7 @@ from bastion.lib.openpgp import (
     load_secret_key,
     parse_public_key,
 )
-from bastion.vault._files import create_private_file, fsync_dir, private_dir
+from bastion.vault._files import create_private_file, ensure_dir, fsync_dir
 from bastion.vault.backup.errors import BackupError
 from bastion.vault.envelope import open_secret, seal_secret
 from bastion.vault.keys import KeyProvider
@@ -34,6 +35,9 @@ from bastion.vault.rotation import register_sealed_secrets
 PURPOSE = "backup-drill-key"
 AAD = b"bastion.backup.drill-key.v1"
 FILE_NAME = "backup-drill-key.sealed"
+# A renewed key's predecessor stays, as backup-drill-key.retired-<fingerprint>.sealed: archives made
+# before the renewal are encrypted to it and remain restorable for as long as they are kept.
+RETIRED_GLOB = "backup-drill-key.retired-*.sealed"
 USER_ID = "Bastion restore drill <drill@bastion.invalid>"
 # gpg refuses to encrypt to an expired key, so the key is replaced a month before it expires; the
 # next backup is then encrypted to the new one, and the drill after it opens that.
@@ -51,7 +55,7 @@ def _new_sealed(provider: KeyProvider | None) -> bytes:
 
 
 def _temp_beside(path: Path, token: bytes) -> Path:
-    private_dir(path.parent)
+    ensure_dir(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = create_private_file(temp)
     try:
@@ -99,20 +103,41 @@ def drill_key(*, provider: KeyProvider | None = None) -> SecretKey:
         _create(path, provider)
     key = _open(path.read_bytes(), provider)
     if key.expires_at is not None and key.expires_at - datetime.now(UTC) < RENEW_BEFORE:
+        kept = path.with_name(f"backup-drill-key.retired-{key.fingerprint}.sealed")
+        with contextlib.suppress(FileExistsError):  # a concurrent renewal kept it already
+            os.link(path, kept)
         _replace(path, _new_sealed(provider))
         key = _open(path.read_bytes(), provider)
     return key
 
 
+def _all_drill_key_files() -> list[Path]:
+    """The current drill key's file, then its retired predecessors' (those that exist)."""
+    current = drill_key_path()
+    retired = sorted(current.parent.glob(RETIRED_GLOB)) if current.parent.is_dir() else []
+    return [p for p in [current, *retired] if p.exists()]
+
+
+def drill_secret_keys(*, provider: KeyProvider | None = None) -> list[str]:
+    """Every drill key that may open an archive (the current one first), armored, for decryption."""
+    keys = [drill_key(provider=provider).armored_secret()]
+    keys.extend(_open(path.read_bytes(), provider).armored_secret() for path in _all_drill_key_files()[1:])
+    return keys
+
+
 def drill_key_version() -> int | None:
     """The master-key version the stored drill key is sealed under; None if there is no drill key yet."""
+    return _sealed_version(drill_key_path())
+
+
+def _sealed_version(path: Path) -> int | None:
     try:
-        with drill_key_path().open("rb") as handle:
+        with path.open("rb") as handle:
             head = handle.read(4)
     except FileNotFoundError:
         return None
     if len(head) != 4:
-        raise BackupError(f"{drill_key_path()} is damaged (too short); delete it and a new drill key is made")
+        raise BackupError(f"{path} is damaged (too short); delete it and a new drill key is made")
     return int.from_bytes(head, "big")
 
 
@@ -121,17 +146,15 @@ def reseal_drill_key(*, provider: KeyProvider) -> bool:
 
     Key rotation calls this before retiring an old version, so the drill key survives the retirement.
     """
-    path = drill_key_path()
-    try:
+    changed = False
+    for path in _all_drill_key_files():
         token = path.read_bytes()
-    except FileNotFoundError:
-        return False
-    current = provider.current_version()
-    if int.from_bytes(token[:4], "big") >= current:
-        return False
-    plain = open_secret(token, purpose=PURPOSE, aad=AAD, provider=provider)
-    _replace(path, seal_secret(plain, purpose=PURPOSE, aad=AAD, provider=provider))
-    return True
+        if int.from_bytes(token[:4], "big") >= provider.current_version():
+            continue
+        plain = open_secret(token, purpose=PURPOSE, aad=AAD, provider=provider)
+        _replace(path, seal_secret(plain, purpose=PURPOSE, aad=AAD, provider=provider))
+        changed = True
+    return changed
 
 
 def export_drill_key() -> str:
@@ -167,13 +190,13 @@ def backup_recipients() -> list[str]:
 
 
 def _drill_key_versions() -> Counter[int]:
-    version = drill_key_version()
-    return Counter() if version is None else Counter({version: 1})
+    versions = (_sealed_version(path) for path in _all_drill_key_files())
+    return Counter(version for version in versions if version is not None)
 
 
 # A key rotation reseals the drill key too, so retiring an old master version never strands it.
 register_sealed_secrets(
     "drill-key",
     versions=_drill_key_versions,
-    reseal=lambda provider: int(reseal_drill_key(provider=provider)),
+    reseal=lambda provider: int(reseal_drill_key(provider=provider)),  # one holder: 1 if resealed
 )

@@ -24,8 +24,7 @@ from urllib.parse import quote
 
 from django.db import connections
 
-from bastion.vault._files import create_private_file, fsync_dir
-from bastion.vault.backup._dirs import ensure_dir
+from bastion.vault._files import create_private_file, ensure_dir, fsync_dir
 from bastion.vault.backup.errors import BackupError, PostgresToolMissing
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -230,8 +229,10 @@ def database_has_data(settings_dict: SettingsDict) -> bool:
         try:
             with _closing(sqlite3.connect(_sqlite_uri(path, "ro"), uri=True)) as db:
                 row = db.execute("SELECT count(*) FROM django_migrations").fetchone()
-        except sqlite3.DatabaseError:  # no such table, or not a database at all: nothing of ours
-            return False
+        except sqlite3.DatabaseError as error:
+            # Only a database without our table is empty. Locked, unreadable, not a database at all:
+            # we cannot tell, and "cannot tell" must not let a restore overwrite it without --force.
+            return "no such table" not in str(error)
         return bool(row and row[0])
     with _pg_connect(settings_dict) as pg, pg.cursor() as cursor:
         cursor.execute("SELECT to_regclass('django_migrations') IS NOT NULL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +19,12 @@ from bastion.vault.backup.recipients import (
     drill_key,
     drill_key_path,
     drill_key_version,
+    drill_secret_keys,
     export_drill_key,
     reseal_drill_key,
 )
 from bastion.vault.keys import FileKeyProvider
+from bastion.vault.rotation import sealed_secret_holders
 
 
 @pytest.fixture(autouse=True)
@@ -70,10 +73,21 @@ def test_resealing_without_a_drill_key_changes_nothing(provider: FileKeyProvider
     assert not drill_key_path().exists()
 
 
-def test_a_drill_key_close_to_expiry_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_drill_key_close_to_expiry_is_replaced_and_its_predecessor_kept(
+    monkeypatch: pytest.MonkeyPatch, provider: FileKeyProvider
+) -> None:
     old = drill_key()
     monkeypatch.setattr(recipients, "RENEW_BEFORE", timedelta(days=5000))
-    assert drill_key().fingerprint != old.fingerprint
+    new = drill_key()
+    monkeypatch.setattr(recipients, "RENEW_BEFORE", timedelta(days=30))
+
+    assert new.fingerprint != old.fingerprint
+    # Archives made before the renewal are encrypted to the old key: it still opens them.
+    assert [load_secret_key(k).fingerprint for k in drill_secret_keys()] == [new.fingerprint, old.fingerprint]
+    provider.add_version()
+    assert reseal_drill_key(provider=provider)
+    [holder] = [h for h in sealed_secret_holders() if h.name == "drill-key"]
+    assert holder.versions() == Counter({2: 2})
 
 
 def test_the_exported_drill_key_is_its_armored_secret() -> None:

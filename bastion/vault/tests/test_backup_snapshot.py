@@ -108,7 +108,7 @@ def test_restoring_sqlite_replaces_the_file_atomically_and_drops_a_stale_wal(tmp
     assert sorted(os.listdir(live.parent)) == ["bastion.sqlite3"]  # no temp file left
 
 
-def test_database_has_data_is_false_for_a_missing_empty_or_foreign_sqlite_file(tmp_path: Path) -> None:
+def test_database_has_data_is_false_only_when_it_knows_there_is_none(tmp_path: Path) -> None:
     def has(path: Path) -> bool:
         return database_has_data({"ENGINE": "bastion.lib.sqlite", "NAME": str(path)})
 
@@ -116,7 +116,7 @@ def test_database_has_data_is_false_for_a_missing_empty_or_foreign_sqlite_file(t
     (tmp_path / "junk.sqlite3").write_bytes(b"not a database at all" * 100)
     assert not has(tmp_path / "missing.sqlite3")
     assert not has(tmp_path / "empty.sqlite3")
-    assert not has(tmp_path / "junk.sqlite3")
+    assert has(tmp_path / "junk.sqlite3")  # cannot tell: a restore must not overwrite it unasked
     assert not has(sqlite_file(tmp_path / "unmigrated.sqlite3", []))
     assert has(sqlite_file(tmp_path / "migrated.sqlite3", ["accounts"]))
     assert not (tmp_path / "missing.sqlite3").exists()  # looking never creates a database

@@ -4,6 +4,7 @@ from django.db import IntegrityError
 from bastion.vault.errors import KeyDestroyed, SealError
 from bastion.vault.models import DataKey
 from bastion.vault.services import create_data_key
+from bastion.vault.shredding import shred_ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,17 @@ def test_shredding_twice_keeps_the_first_destruction_time():
     DataKey.objects.get(pk=row.pk).shred()
 
     assert DataKey.objects.get(pk=row.pk).destroyed_at == first
+
+
+def test_shredding_writes_the_ledger_first_so_a_restore_cannot_bring_the_key_back():
+    row, _ = create_data_key(subject="report:a")
+    row.shred(why="mail_released")
+    row.shred()
+
+    assert [(e.subject, e.why) for e in shred_ledger().entries().values()] == [("report:a", "mail_released")]
+    DataKey.objects.filter(pk=row.pk).update(wrapped=b"restored", destroyed_at=None)  # an old backup
+    assert shred_ledger().apply() == ["report:a"]
+    assert DataKey.objects.get(pk=row.pk).is_destroyed
 
 
 def test_a_data_key_describes_itself_without_key_material():

@@ -49,11 +49,19 @@ def test_an_append_writes_one_json_line_with_subject_time_and_reason(ledger):
 
 
 def test_the_ledger_file_is_private_in_a_private_directory(ledger, state_dir):
-    state_dir.mkdir(mode=0o755)
     ledger.append("report:one", why="retention")
 
     assert stat.S_IMODE(ledger.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+
+
+def test_an_existing_state_directory_keeps_the_mode_its_operator_gave_it(ledger, state_dir):
+    # It may be /etc/bastion beside BASTION_MASTER_KEY_FILE: not ours to re-permission.
+    state_dir.mkdir(mode=0o750)
+    state_dir.chmod(0o750)
+    ledger.append("report:one", why="retention")
+
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o750
 
 
 def test_every_append_is_fsynced_and_the_directory_too_when_the_file_is_new(ledger, monkeypatch):
