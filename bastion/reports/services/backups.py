@@ -361,7 +361,9 @@ def _fail_drill(drill: RestoreDrill, actor: ActorArg, error: str) -> RestoreDril
 def _prove(manifest: Manifest, restored: Path, work: Path) -> dict[str, object]:
     """Restore ``manifest``'s database into a scratch database and check everything in it."""
     with scratch_database(work, engine=manifest.engine) as scratch:
-        restore_database(restored / manifest.database, engine=manifest.engine, settings_dict=scratch)
+        restore_database(
+            restored / manifest.database, engine=manifest.engine, settings_dict=scratch, move=True
+        )
         # A connection made for the drill alone, never entered in the project's DATABASES: nothing
         # else (a router, another thread, a test's isolation) can pick it up by name.
         filled = connections.configure_settings(
@@ -444,6 +446,7 @@ def restore_backup(
                 restored / manifest.database,
                 engine=manifest.engine,
                 settings_dict=connections["default"].settings_dict,
+                move=True,
             )
             _replace_files(restored / "files", Path(settings.VAULT_BLOB_DIR))
         except OSError as error:

@@ -167,11 +167,14 @@ def _snapshot_postgresql(settings_dict: SettingsDict, target: Path) -> None:
         raise
 
 
-def restore_database(snapshot_file: Path, *, engine: str, settings_dict: SettingsDict) -> None:
+def restore_database(
+    snapshot_file: Path, *, engine: str, settings_dict: SettingsDict, move: bool = False
+) -> None:
     """Put ``snapshot_file`` in place as the database of ``settings_dict``.
 
     The caller closes Django's connections to it first, and decides whether overwriting is allowed
-    (:func:`database_has_data`).
+    (:func:`database_has_data`). ``move``: the file is a durable scratch copy the caller no longer
+    needs, so on the same filesystem (SQLite) it is renamed into place rather than copied.
     """
     if engine != engine_of(settings_dict):
         raise BackupError(
@@ -179,7 +182,7 @@ def restore_database(snapshot_file: Path, *, engine: str, settings_dict: Setting
             f"{engine_of(settings_dict)}; restore it into a {engine} database"
         )
     if engine == SQLITE:
-        _restore_sqlite(snapshot_file, Path(settings_dict["NAME"]))
+        _restore_sqlite(snapshot_file, Path(settings_dict["NAME"]), move=move)
     else:
         _run_pg(
             [
@@ -200,9 +203,20 @@ def restore_database(snapshot_file: Path, *, engine: str, settings_dict: Setting
         )
 
 
-def _restore_sqlite(snapshot_file: Path, live: Path) -> None:
-    """Atomic: a full copy beside the target, fsynced, renamed over it; a crash leaves old or new."""
+def _restore_sqlite(snapshot_file: Path, live: Path, *, move: bool) -> None:
+    """Atomic: a full copy beside the target, fsynced, renamed over it; a crash leaves old or new.
+
+    With ``move`` and both on one filesystem, the copy is skipped: the snapshot itself is renamed.
+    """
     directory = ensure_dir(live.parent)
+    if move and snapshot_file.stat().st_dev == directory.stat().st_dev:
+        with snapshot_file.open("rb") as source:
+            os.fsync(source.fileno())  # the caller's copy may not be on disk yet: it is now
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{live}{suffix}").unlink(missing_ok=True)
+        os.replace(snapshot_file, live)
+        fsync_dir(directory)
+        return
     temp = directory / f".{live.name}.{secrets.token_hex(8)}.restore"
     fd = create_private_file(temp)
     try:

@@ -152,3 +152,18 @@ def test_a_missing_postgresql_client_says_what_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PostgresToolMissing, match="pg_restore is missing; install the PostgreSQL client"):
         pg_tool("pg_restore")
+
+
+@pytest.mark.parametrize("move", [False, True])
+def test_a_sqlite_snapshot_replaces_the_database_and_its_stale_wal(tmp_path: Path, move: bool) -> None:
+    live = sqlite_file(tmp_path / "live.sqlite3", ["old"])
+    Path(f"{live}-wal").write_bytes(b"a write-ahead log of the old database")
+    snapshot = sqlite_file(tmp_path / "snapshot.sqlite3", ["restored", "rows"])
+    entry = {"ENGINE": "bastion.lib.sqlite", "NAME": str(live)}
+
+    restore_database(snapshot, engine="sqlite", settings_dict=entry, move=move)
+
+    with sqlite3.connect(live) as db:
+        assert db.execute("SELECT count(*) FROM django_migrations").fetchone() == (2,)
+    assert not Path(f"{live}-wal").exists()
+    assert snapshot.exists() is not move  # moved: renamed into place, not copied
