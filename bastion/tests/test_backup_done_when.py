@@ -32,6 +32,10 @@ from django.db import connection
 
 from bastion.vault.testing import make_bucket, moto_s3_server
 
+# Children run from the checkout: coverage (patch = subprocess) resolves its omit patterns against
+# the working directory, and from elsewhere it would record every test module as unexecuted code.
+REPO = Path(__file__).resolve().parents[2]
+
 pytestmark = [
     pytest.mark.skipif(shutil.which("gpg") is None, reason="needs the gpg binary (make system-deps)"),
     pytest.mark.timeout(600),
@@ -116,7 +120,7 @@ class Instance:
         result = subprocess.run(
             [sys.executable, "-m", "bastion.cli", *args],
             env=self.env,
-            cwd=self.root,
+            cwd=REPO,
             input=stdin,
             capture_output=True,
             text=True,
