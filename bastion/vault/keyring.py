@@ -102,8 +102,9 @@ def _archives_by_version() -> dict[int | None, list[str]]:
     A running backup whose versions are not written down yet is filed under ``None``: it may hold
     any version, so it blocks them all until it finishes.
     """
-    # A failed copy left nothing behind (a store is all or nothing), so only stored copies count.
-    kept_copy = BackupCopy.objects.filter(backup=OuterRef("pk"), state=CopyState.STORED)
+    # A failed copy may still exist (an upload whose answer timed out): only a listing that shows
+    # it gone marks it pruned (reports.services.backups reconciles after each prune).
+    kept_copy = BackupCopy.objects.filter(backup=OuterRef("pk")).exclude(state=CopyState.PRUNED)
     may_exist = Backup.objects.filter(Q(state=BackupState.RUNNING) | Q(Exists(kept_copy)))
     found: dict[int | None, list[str]] = {}
     # JSON "contains" is not portable (SQLite has none), and the catalogue is small: filter here.

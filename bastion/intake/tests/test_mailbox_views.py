@@ -398,3 +398,23 @@ def test_a_dismissed_email_is_not_released(client_as, alice):
     assert "That email was already dismissed." in notes(response)
     assert not Report.objects.exists()
     assert opened_count() == 0
+
+
+def test_a_release_that_fails_leaves_the_held_mail_readable_for_good(alice, monkeypatch):
+    from bastion.intake.mail import receive
+    from bastion.reports.services import enforce_shred_ledger
+    from bastion.reports.services.inbound import open_received_mail
+
+    mail = flooded()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the filing failed half-way")
+
+    monkeypatch.setattr(receive, "_receive", broken)
+    with pytest.raises(RuntimeError):
+        receive.release_held_mail(mail=mail, actor=alice)
+    enforce_shred_ledger(actor=None)  # what the worker does every ten minutes
+
+    held = ReceivedMail.objects.get(pk=mail.pk)
+    assert not held.data_key.is_destroyed
+    assert CANARY.encode() in open_received_mail(mail=held, actor=alice).raw

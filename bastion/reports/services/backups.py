@@ -133,6 +133,7 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
     work = Path(settings.BACKUP_WORK_DIR) / f"backup-{uuid.uuid4().hex}"
     failed: dict[str, str] = {}
     pruned: dict[str, list[str]] = {}
+    in_place: Path | None = None
     try:
         private_dir(work)
         before = _versions_in_use()
@@ -141,21 +142,29 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
         # moved keys on, and the catalogue must never under-state what the archive holds.
         facts = _facts(before | _versions_in_use())
         written, path, direct = _write_once(backup, work, destinations, snapshot=snapshot, facts=facts)
+        in_place = path if direct is not None else None
         snapshot.path.unlink(missing_ok=True)
         backup.size, backup.sha256 = written.size, written.sha256
         backup.manifest = written.manifest.summary()
         backup.master_versions = list(written.manifest.master_versions)
         backup.save(update_fields=["size", "sha256", "manifest", "master_versions"])
+        if direct is not None:
+            # Catalogued before anything else can stop the run: an archive key retirement does not
+            # know of could be the one a later restore needs.
+            _catalogue_copy(backup, direct, StoredCopy(location=str(path), retain_until=None))
+            in_place = None
         for destination in destinations:
             if destination is direct:
-                _catalogue_copy(backup, destination, StoredCopy(location=str(path), retain_until=None))
                 continue
             error = _store_copy(backup, destination, path)
             if error:
                 failed[destination.name] = error
     except BaseException as error:
         # Whatever stopped the run (a full disk, a damaged drill key, Ctrl-C), it must not stay
-        # "running": such a row blocks every master-key retirement (see vault.keyring).
+        # "running": such a row blocks every master-key retirement (see vault.keyring). An archive
+        # written in place but never catalogued goes too, so nothing exists the catalogue misses.
+        if in_place is not None:
+            in_place.unlink(missing_ok=True)
         text = str(error) or type(error).__name__
         _finish(backup, BackupState.FAILED, error=text)
         record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"error": text[:500]})
@@ -249,6 +258,16 @@ def _store_copy(backup: Backup, destination: Destination, path: Path) -> str:
     return ""
 
 
+def _reconcile(destination: Destination, present: Sequence[str]) -> None:
+    """Mark the destination's catalogued copies it no longer holds as pruned.
+
+    Copies that failed but may exist (an upload whose answer timed out), and copies pruned after a
+    restored snapshot was taken, keep blocking key retirement until a listing shows them gone.
+    """
+    gone = BackupCopy.objects.filter(destination=destination.name).exclude(state=CopyState.PRUNED)
+    gone.exclude(backup__name__in=list(present)).update(state=CopyState.PRUNED, pruned_at=timezone.now())
+
+
 def _catalogue_copy(backup: Backup, destination: Destination, stored: StoredCopy) -> None:
     BackupCopy.objects.create(
         backup=backup,
@@ -275,6 +294,7 @@ def _prune(destination: Destination, *, keep_also: str, actor: ActorArg) -> list
     protect = {keep_also, *([verified] if verified else [])}
     try:
         result = prune(destination, now=timezone.now(), protect=protect)
+        _reconcile(destination, destination.archives())
     except (DestinationError, OSError) as error:
         logger.warning("Pruning %s failed: %s", destination.name, error)
         return []
@@ -335,7 +355,8 @@ def run_restore_drill(*, actor: ActorArg, destinations: Sequence[Destination] | 
         return _fail_drill(drill, actor, str(error) or type(error).__name__)
     except Exception as error:
         logger.error("The restore drill failed unexpectedly: %s", type(error).__name__)
-        return _fail_drill(drill, actor, f"unexpected {type(error).__name__}: {error}")
+        # Only the class: an unexpected message might quote data, and this lands in the audit trail.
+        return _fail_drill(drill, actor, f"unexpected {type(error).__name__}; see the worker's log")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     drill.ok, drill.checked, drill.finished_at = True, checked, timezone.now()
@@ -545,7 +566,11 @@ def _recatalogue(manifest: Manifest) -> None:
         try:
             names = destination.archives()
         except DestinationError:
+            logger.warning(
+                "After the restore, %s could not be listed; its archives are not catalogued", destination.name
+            )
             continue
+        _reconcile(destination, names)
         for name in names:
             backup, _ = Backup.objects.get_or_create(
                 name=name,

@@ -7,6 +7,7 @@ so a delivery is either entirely stored or not at all, and the MTA is told "deli
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 import zlib
@@ -317,6 +318,8 @@ def settle_held_mail(*, mail: ReceivedMail, actor: ActorArg, released: bool, ip:
         if released:
             key = mail.data_key
             mail.delete()
-            key.shred(why="mail_released")
+            # After commit: the shred writes its ledger line at once, and a filing that fails and
+            # rolls this back must leave the held mail readable, not doomed by a ledger line.
+            transaction.on_commit(functools.partial(key.shred, why="mail_released"))
         else:
             ReceivedMail.objects.filter(pk=mail.pk).update(handled_at=timezone.now())

@@ -367,3 +367,32 @@ def test_after_a_restore_the_catalogue_knows_every_archive_the_destinations_hold
     assert entered.copies.get().state == CopyState.STORED
     lost.refresh_from_db()
     assert lost.state == BackupState.FAILED
+
+
+def test_a_failed_copy_blocks_retirement_until_a_listing_shows_it_gone(backups, submit):
+    submit()
+    ghost = Backup.objects.create(name="bastion-20260101T000000Z-00000a.tar.gpg", master_versions=[1])
+    copy = BackupCopy.objects.create(backup=ghost, destination=f"dir:{backups}", state=CopyState.FAILED)
+
+    run_backup(actor=Actor.system())
+
+    copy.refresh_from_db()
+    assert copy.state == CopyState.PRUNED  # the directory's listing does not hold it
+
+
+def test_an_archive_written_in_place_is_removed_if_the_run_dies_before_cataloguing_it(
+    backups, submit, monkeypatch
+):
+    from bastion.reports.services import backups as service
+
+    submit()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service, "_catalogue_copy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_backup(actor=Actor.system())
+
+    assert list(backups.iterdir()) == []
+    assert Backup.objects.get().state == BackupState.FAILED

@@ -212,9 +212,16 @@ def _restore_sqlite(snapshot_file: Path, live: Path, *, move: bool) -> None:
     if move and snapshot_file.stat().st_dev == directory.stat().st_dev:
         with snapshot_file.open("rb") as source:
             os.fsync(source.fileno())  # the caller's copy may not be on disk yet: it is now
-        for suffix in ("-wal", "-shm", "-journal"):
-            Path(f"{live}{suffix}").unlink(missing_ok=True)
-        os.replace(snapshot_file, live)
+        # Beside the target first: if that rename fails, the live database and its WAL are untouched.
+        staged = directory / f".{live.name}.{secrets.token_hex(8)}.restore"
+        os.rename(snapshot_file, staged)
+        try:
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{live}{suffix}").unlink(missing_ok=True)
+            os.replace(staged, live)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
         fsync_dir(directory)
         return
     temp = directory / f".{live.name}.{secrets.token_hex(8)}.restore"

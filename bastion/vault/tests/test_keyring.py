@@ -104,7 +104,7 @@ def test_a_sealed_secret_still_on_an_old_version_blocks_it(provider, monkeypatch
     [
         (BackupState.STORED, [CopyState.STORED], True),
         (BackupState.STORED, [CopyState.PRUNED, CopyState.STORED], True),
-        (BackupState.STORED, [CopyState.FAILED], False),  # a failed store leaves nothing behind
+        (BackupState.STORED, [CopyState.FAILED], True),  # the upload's outcome is unknown
         (BackupState.RUNNING, [], True),
         (BackupState.STORED, [CopyState.PRUNED, CopyState.PRUNED], False),
         (BackupState.FAILED, [], False),  # never written anywhere
