@@ -165,7 +165,10 @@ def run_backup(*, actor: ActorArg, destinations: Sequence[Destination] | None = 
         # written in place but never catalogued goes too, so nothing exists the catalogue misses.
         if in_place is not None:
             in_place.unlink(missing_ok=True)
-        text = str(error) or type(error).__name__
+        # Our own errors are written for operators; anything else is named by its class only, since
+        # its message could quote data and this lands in the audit trail.
+        ours = isinstance(error, (BackupError, DestinationError, OSError))
+        text = (str(error) if ours else "") or type(error).__name__
         _finish(backup, BackupState.FAILED, error=text)
         record(event=Event.BACKUP_FAILED, actor=actor, target=backup, data={"error": text[:500]})
         raise
