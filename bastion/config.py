@@ -62,6 +62,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int = 0) -> list[int]:
+    """A comma-separated list of whole numbers, each at least ``minimum``; sorted, largest first."""
+    values = []
+    for item in env_list(name, [str(number) for number in default]):
+        try:
+            number = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a whole number") from None
+        if number < minimum:
+            raise ImproperlyConfigured(f"{name}: {number} is below the minimum of {minimum}")
+        values.append(number)
+    return sorted(set(values), reverse=True)
+
+
 def env_listen(name: str, default: str) -> tuple[str, int]:
     """A ``host:port`` pair; IPv6 hosts are written in brackets, ``[::1]:8000``."""
     raw = os.environ.get(name, default)

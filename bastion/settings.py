@@ -15,6 +15,7 @@ from bastion.config import (
     ensure_data_dir,
     env_bool,
     env_int,
+    env_int_list,
     env_list,
     env_listen,
     env_str,
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "bastion.intake",
     "bastion.portal",
     "bastion.triage",
+    "bastion.disclosure",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -380,6 +382,18 @@ INTAKE_MAX_ATTACHMENT_BYTES = env_int(
 # The only upload handler: every uploaded file is sealed on the fly, so no plaintext reaches the
 # disk (Django's defaults keep it in memory or write it, in clear, to a temporary file).
 FILE_UPLOAD_HANDLERS = ["bastion.reports.uploads.SealedUploadHandler"]
+
+# --- Disclosure: embargoes, upstream hand-off, advisories, exports, security.txt -------------------
+# Reminders go to every party of an embargo this many hours before it ends (one per step).
+EMBARGO_REMINDER_HOURS = env_int_list("BASTION_EMBARGO_REMINDER_HOURS", [168, 24, 1], minimum=1)
+# A break-glass look at an embargoed report lasts this long, then needs a new reason.
+BREAK_GLASS_HOURS = env_int("BASTION_BREAK_GLASS_HOURS", 4, minimum=1, maximum=72)
+# Reminders to staff before an upstream's deadline.
+UPSTREAM_REMINDER_HOURS = env_int_list("BASTION_UPSTREAM_REMINDER_HOURS", [168, 24], minimum=1)
+# Advisories are named PREFIX-YYYY-NNNN; the publisher fields of every export come from these.
+ADVISORY_PREFIX = env_str("BASTION_ADVISORY_PREFIX", "BASTION-SA")
+PUBLISHER_NAME = env_str("BASTION_PUBLISHER_NAME", SITE_NAME)
+PUBLISHER_NAMESPACE = env_str("BASTION_PUBLISHER_NAMESPACE", BASE_URL)
 
 # --- Logging: to stderr, never report content -----------------------------------------------------
 LOGGING = {

@@ -18,8 +18,10 @@ urlpatterns = [
     path("audit/", include("bastion.audit.urls")),
     path("portal/", include("bastion.portal.urls")),
     path("triage/", include("bastion.triage.urls")),
+    path("disclosure/", include("bastion.disclosure.staff_urls")),
     path("api/v1/", api.urls),
     path("", include("bastion.intake.urls")),
+    path("", include("bastion.disclosure.urls")),
 ]
 
 handler400 = "bastion.views.bad_request"

@@ -1,7 +1,7 @@
 """What a staff member may load: every triage view fetches its rows through these helpers first.
 
-Today the rule is by role (triagers and admins see every report, viewers nothing); grants per team
-and embargoes will narrow :func:`reports_for` without any view changing. A report outside the
+The rule is :mod:`bastion.reports.access`: triagers and admins see every report but the embargoed
+ones they hold no grant on; viewers see nothing. A report outside the
 user's scope is a 404, not a 403, so the answer does not confirm that a tracking ID exists.
 """
 
@@ -14,16 +14,15 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from bastion.accounts.permissions import AnyUser, is_triager
+from bastion.accounts.permissions import AnyUser
+from bastion.reports.access import visible_reports
 from bastion.reports.identifiers import TRACKING_ID
 from bastion.reports.models import Attachment, Message, Report, ReportQuerySet
 
 
 def reports_for(user: AnyUser) -> ReportQuerySet:
-    """The reports ``user`` may see (none for anyone but triagers and admins)."""
-    if not is_triager(user):
-        return Report.objects.none()
-    return Report.objects.all()
+    """The reports ``user`` may see (:func:`bastion.reports.access.visible_reports`)."""
+    return visible_reports(user)
 
 
 # The clear columns a list row shows: the inbox's (templates/triage/inbox.html) and the staff API's

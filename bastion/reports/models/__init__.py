@@ -1,4 +1,5 @@
-"""The reports models: core records (``core``), triage additions (``casework``), retention (``custody``)."""
+"""The reports models: core records (``core``), triage additions (``casework``), retention (``custody``),
+embargoes and access grants (``embargo``), and the credit ledger (``credit``)."""
 
 from bastion.reports.models.casework import (
     DEFAULT_TARGETS,
@@ -30,11 +31,24 @@ from bastion.reports.models.core import (
     TimelineKind,
     Visibility,
 )
+from bastion.reports.models.credit import Appearance, Credit, CreditChange, CreditQuerySet, CreditType
 from bastion.reports.models.custody import RetentionRule
+from bastion.reports.models.embargo import (
+    AccessGrant,
+    AccessGrantQuerySet,
+    Embargo,
+    EmbargoParty,
+    EmbargoQuerySet,
+    GrantKind,
+    PartyKind,
+)
 from bastion.reports.workflow import Status
 
 __all__ = [
     "DEFAULT_TARGETS",
+    "AccessGrant",
+    "AccessGrantQuerySet",
+    "Appearance",
     "Asset",
     "Attachment",
     "AuthorKind",
@@ -44,10 +58,19 @@ __all__ = [
     "Clock",
     "ClockKind",
     "ClockQuerySet",
+    "Credit",
+    "CreditChange",
     "CreditPreference",
+    "CreditQuerySet",
+    "CreditType",
+    "Embargo",
+    "EmbargoParty",
+    "EmbargoQuerySet",
+    "GrantKind",
     "Label",
     "MailState",
     "Message",
+    "PartyKind",
     "Program",
     "ProgramQuerySet",
     "Receipt",

@@ -303,6 +303,16 @@ class TimelineKind(models.TextChoices):
     MARKED_DUPLICATE = "marked_duplicate", "Marked as a duplicate"
     BOUNTY_DECIDED = "bounty_decided", "Bounty decision"
     PUBLIC_BUG = "public_bug", "Handed over as a public bug"
+    # Coordination and disclosure.
+    EMBARGO_SET = "embargo_set", "Embargo set"
+    EMBARGO_CHANGED = "embargo_changed", "Embargo end moved"
+    EMBARGO_LIFTED = "embargo_lifted", "Embargo lifted"
+    EMBARGO_ACKNOWLEDGED = "embargo_acknowledged", "Embargo acknowledged"
+    FORWARDED_UPSTREAM = "forwarded_upstream", "Forwarded to upstream"
+    UPSTREAM_UPDATED = "upstream_updated", "Upstream status changed"
+    CREDIT_UPDATED = "credit_updated", "Credit updated"
+    ADVISORY_PLANNED = "advisory_planned", "Publication date planned"
+    ADVISORY_PUBLISHED = "advisory_published", "Advisory published"
 
 
 class TimelineEntryQuerySet(models.QuerySet["TimelineEntry"]):
