@@ -6,6 +6,7 @@ and the workflow's own labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +74,8 @@ def describe(entry: TimelineEntry, *, time_zone: str = "UTC") -> str:
         return "You asked for this report to be deleted."
     if kind == TimelineKind.MARKED_DUPLICATE:
         return _duplicate_sentence(data, time_zone)
+    if kind in _COORDINATION:
+        return _COORDINATION[kind](data, time_zone)
     return f"{TimelineKind(kind).label}." if kind in TimelineKind.values else "Something happened."
 
 
@@ -85,6 +88,80 @@ def _duplicate_sentence(data: dict[str, object], time_zone: str) -> str:
         return f"Marked as a duplicate of {original}, which we received before your report."
     when = f"{received:%d %b %Y, %H:%M} ({time_zone})"
     return f"Marked as a duplicate of {original}, which we received on {when}."
+
+
+def _instant(value: object, time_zone: str) -> str:
+    """An instant shown on the reader's wall clock with its UTC beside it: no time-zone guessing."""
+    try:
+        at = datetime.fromisoformat(str(value))
+        local = at.astimezone(ZoneInfo(time_zone))
+    except (ValueError, ZoneInfoNotFoundError):
+        return "a date to be confirmed"
+    utc = at.astimezone(ZoneInfo("UTC"))
+    if time_zone == "UTC":
+        return f"{utc:%d %b %Y, %H:%M} UTC"
+    return f"{local:%d %b %Y, %H:%M} ({time_zone}), {utc:%d %b %Y, %H:%M} UTC"
+
+
+_SHARED_NAMES = {
+    "summary": "a summary",
+    "reproduction": "the steps to reproduce",
+    "versions": "the affected versions",
+    "impact": "the impact",
+}
+
+
+def _forwarded_sentence(data: dict[str, object], time_zone: str) -> str:
+    """A hand-off upstream: to whom, what went, and whether the reporter's identity went along."""
+    project = str(data.get("project") or "an upstream project")
+    shared = [_SHARED_NAMES.get(str(name), str(name)) for name in data.get("shared") or []]  # type: ignore[attr-defined]  # a JSON list
+    what = f" We shared {', '.join(shared)}" if shared else " We shared a summary"
+    who = (
+        "; your name went with it, as you agreed." if data.get("identity_shared") else "; not your identity."
+    )
+    return f"Forwarded to upstream ({project}), whose code has the flaw.{what}{who}"
+
+
+def _upstream_sentence(data: dict[str, object], time_zone: str) -> str:
+    project = str(data.get("project") or "the upstream project")
+    return (
+        f"Upstream ({project}): {str(data.get('status_label') or data.get('status') or 'updated').lower()}."
+    )
+
+
+def _embargo_sentence(data: dict[str, object], time_zone: str) -> str:
+    when = _instant(data.get("ends_at"), time_zone)
+    return f"Embargo until {when}: nothing about this report is published before then."
+
+
+def _credit_sentence(data: dict[str, object], time_zone: str) -> str:
+    if data.get("confirmed"):
+        return "Your credit was confirmed as it will be published."
+    return "Your credit was updated."
+
+
+def _planned_sentence(data: dict[str, object], time_zone: str) -> str:
+    identifier = str(data.get("identifier") or "An advisory")
+    return f"{identifier} is planned for publication on {_instant(data.get('publish_at'), time_zone)}."
+
+
+def _published_sentence(data: dict[str, object], time_zone: str) -> str:
+    return f"{data.get('identifier') or 'The advisory'} was published."
+
+
+_COORDINATION: dict[str, Callable[[dict[str, object], str], str]] = {
+    TimelineKind.EMBARGO_SET: _embargo_sentence,
+    TimelineKind.EMBARGO_CHANGED: _embargo_sentence,
+    TimelineKind.EMBARGO_LIFTED: lambda data, zone: "The embargo was lifted.",
+    TimelineKind.EMBARGO_ACKNOWLEDGED: lambda data, zone: (
+        f"{data.get('party') or 'A party'} acknowledged the embargo."
+    ),
+    TimelineKind.FORWARDED_UPSTREAM: _forwarded_sentence,
+    TimelineKind.UPSTREAM_UPDATED: _upstream_sentence,
+    TimelineKind.CREDIT_UPDATED: _credit_sentence,
+    TimelineKind.ADVISORY_PLANNED: _planned_sentence,
+    TimelineKind.ADVISORY_PUBLISHED: _published_sentence,
+}
 
 
 def public_timeline(report: Report) -> list[TimelineLine]:

@@ -63,6 +63,9 @@ class Reporter(models.Model):
         max_length=16, choices=CreditPreference.choices, default=CreditPreference.ANONYMOUS
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Whether the reporter lets us name them to an upstream project we hand the flaw to
+    # (None: not asked yet, which a hand-off treats as no).
+    upstream_consent = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
