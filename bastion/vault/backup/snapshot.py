@@ -209,36 +209,36 @@ def _restore_sqlite(snapshot_file: Path, live: Path, *, move: bool) -> None:
     With ``move`` and both on one filesystem, the copy is skipped: the snapshot itself is renamed.
     """
     directory = ensure_dir(live.parent)
+    # Staged beside the target first: if staging fails, the live database and its WAL are untouched.
+    staged = directory / f".{live.name}.{secrets.token_hex(8)}.restore"
     if move and snapshot_file.stat().st_dev == directory.stat().st_dev:
         with snapshot_file.open("rb") as source:
             os.fsync(source.fileno())  # the caller's copy may not be on disk yet: it is now
-        # Beside the target first: if that rename fails, the live database and its WAL are untouched.
-        staged = directory / f".{live.name}.{secrets.token_hex(8)}.restore"
         os.rename(snapshot_file, staged)
+    else:
+        fd = create_private_file(staged)
         try:
-            for suffix in ("-wal", "-shm", "-journal"):
-                Path(f"{live}{suffix}").unlink(missing_ok=True)
-            os.replace(staged, live)
+            with os.fdopen(fd, "wb") as out, snapshot_file.open("rb") as source:
+                shutil.copyfileobj(source, out, COPY_CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
-        fsync_dir(directory)
-        return
-    temp = directory / f".{live.name}.{secrets.token_hex(8)}.restore"
-    fd = create_private_file(temp)
+    _swap_in(staged, live)
+
+
+def _swap_in(staged: Path, live: Path) -> None:
+    """Rename the durable ``staged`` database over ``live``, dropping the old one's WAL first."""
     try:
-        with os.fdopen(fd, "wb") as out, snapshot_file.open("rb") as source:
-            shutil.copyfileobj(source, out, COPY_CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
         # A WAL left by the old database would be replayed into the new one: remove it first.
         for suffix in ("-wal", "-shm", "-journal"):
             Path(f"{live}{suffix}").unlink(missing_ok=True)
-        os.replace(temp, live)
+        os.replace(staged, live)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         raise
-    fsync_dir(directory)
+    fsync_dir(live.parent)
 
 
 def database_has_data(settings_dict: SettingsDict) -> bool:
