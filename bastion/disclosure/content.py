@@ -90,7 +90,9 @@ class PublicationMeta:
     """What an export needs beside the content: the advisory's name, dates, history and status.
 
     ``status`` is CSAF's ``tracking.status`` (``draft``, ``interim``, ``final``); ``tlp`` its TLP
-    label (``WHITE`` for a published advisory, ``AMBER`` for a hand-off draft).
+    label (``WHITE`` for a published advisory, ``AMBER`` for a hand-off draft). A withdrawn
+    advisory keeps ``status`` ``final``; ``revisions`` should end with the withdrawal (the CSAF
+    builder adds one, dated ``current_release``, when the last entry does not say "Withdrawn").
     """
 
     identifier: str
@@ -102,4 +104,5 @@ class PublicationMeta:
     tlp: str = "WHITE"
     withdrawn: bool = False
     url: str = ""  # the advisory's public page
+    withdrawn_reason: str = ""  # public, said in every export of a withdrawn advisory
     extra: dict[str, Any] = field(default_factory=dict)

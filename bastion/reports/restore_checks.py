@@ -2,9 +2,10 @@
 
 A restore drill restores the newest archive into a scratch database (a second connection alias)
 and a scratch blob directory, then calls :func:`check_restored` on them. The check walks the
-models itself rather than a list kept by hand: every ``BinaryField`` of a reports model is a value
-sealed under its report's data key, so a sealed field added later is checked without anyone
-remembering to add it here.
+models itself rather than a list kept by hand: every installed model that declares
+``sealed_under`` (the path from a row to the data key its values are sealed under) has each of its
+``BinaryField`` values opened, so a sealed model or field added later, in any app, is checked
+without anyone remembering to add it here (a test holds every model with a BinaryField to that).
 
 Reports whose data key was shredded (before the archive was made, or by the shred ledger
 re-applied to the scratch copy) are counted as shredded, not opened: their content is gone on
@@ -18,9 +19,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.db import models
 
-from bastion.reports.models import Attachment, Bounty, Message, ReceivedMail, Report, Reporter
+from bastion.reports.models import Attachment
 from bastion.reports.sealing import stream_aad
 from bastion.vault.errors import KeyDestroyed, SealError
 from bastion.vault.models import DataKey
@@ -28,15 +30,6 @@ from bastion.vault.sealing import unseal_bytes
 from bastion.vault.storage import BlobStorage
 from bastion.vault.streams import iter_unsealed
 
-# Each sealed model, and the path from it to the data key its values are sealed under.
-SEALED_MODELS: tuple[tuple[type[models.Model], str], ...] = (
-    (Report, "data_key"),
-    (Reporter, "report__data_key"),
-    (Message, "report__data_key"),
-    (Attachment, "report__data_key"),
-    (Bounty, "report__data_key"),
-    (ReceivedMail, "data_key"),
-)
 CHUNK = 2000
 
 
@@ -65,6 +58,12 @@ class RestoreCheck:
         }
 
 
+def sealed_models() -> list[tuple[type[models.Model], str]]:
+    """Each installed model that declares ``sealed_under``, with that path to its data key."""
+    found = [(model, getattr(model, "sealed_under", "")) for model in apps.get_models()]
+    return [(model, path) for model, path in found if path]
+
+
 def sealed_fields(model: type[models.Model]) -> list[str]:
     """The names of ``model``'s sealed columns (its BinaryFields)."""
     return [f.name for f in model._meta.concrete_fields if isinstance(f, models.BinaryField)]
@@ -90,7 +89,7 @@ def check_restored(*, using: str, storage: BlobStorage) -> RestoreCheck:
     The error names the row (model and primary key) and field, never content.
     """
     check = RestoreCheck()
-    for model, path in SEALED_MODELS:
+    for model, path in sealed_models():
         label = model._meta.label
         names = sealed_fields(model)
         for row, data_key in _rows(model, path, using):

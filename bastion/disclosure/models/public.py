@@ -79,6 +79,13 @@ class SecurityTxt(models.Model):
     signed_at = models.DateTimeField(default=timezone.now, editable=False)
     key_fingerprint = models.CharField(max_length=64)
     body_sha256 = models.CharField(max_length=64)  # of the unsigned body, to see when settings changed
+    # The signing key's own expiry (NULL: it has none): Expires never goes past it.
+    key_expires_at = models.DateTimeField(null=True, blank=True)
+    # When admins were told that this document's Expires, or its key's expiry, is 30 days off: set by
+    # a conditional UPDATE, so each alert goes once however many workers run the check. A new row
+    # signed by the same key inherits ``key_alerted_at`` (that key's lapse was already announced).
+    expiry_alerted_at = models.DateTimeField(null=True, blank=True)
+    key_alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-signed_at", "-id"]

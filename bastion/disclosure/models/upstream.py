@@ -72,6 +72,7 @@ class Handoff(models.Model):
     consented to their identity going along. ``packet`` is the packet as sent (sealed Markdown).
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="+")
     contact = models.ForeignKey(UpstreamContact, on_delete=models.PROTECT, related_name="handoffs")

@@ -223,6 +223,7 @@ class Bounty(models.Model):
     ``note`` (sealed under the report's key) is the reason the reporter is given.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.OneToOneField("reports.Report", on_delete=models.CASCADE, related_name="bounty")
     in_scope = models.BooleanField(null=True)

@@ -52,6 +52,7 @@ class Reporter(models.Model):
     the address out of the database.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     name = models.BinaryField(null=True)  # sealed
     handle = models.BinaryField(null=True)  # sealed
@@ -114,6 +115,7 @@ class Report(models.Model):
 
     Status = Status
 
+    sealed_under = "data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     tracking_id = models.CharField(max_length=16, unique=True, default=identifiers.new_tracking_id)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
@@ -219,6 +221,7 @@ class AuthorKind(models.TextChoices):
 class Message(models.Model):
     """One entry in a report's conversation: a reply either way, or a staff-only internal note."""
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="messages")
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
@@ -247,6 +250,7 @@ class Attachment(models.Model):
     ``sha256`` and ``size`` describe the plaintext and appear in the signed receipt.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="attachments")
     message = models.ForeignKey(
@@ -369,6 +373,7 @@ class ReceivedMail(models.Model):
     flood bucket takes a fraction of its size.
     """
 
+    sealed_under = "data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     state = models.CharField(max_length=12, choices=MailState.choices, db_index=True)
     source = models.CharField(max_length=10)  # mailgate, lmtp or imap

@@ -10,6 +10,7 @@ keeps a :class:`CreditChange` with the sealed before and after and the reason.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.db import models
 from django.utils import timezone
@@ -39,6 +40,19 @@ class Appearance(models.TextChoices):
     ANONYMOUS = "anonymous", "Anonymously"
 
 
+@dataclass(frozen=True)
+class PublicCredit:
+    """A credit as published: the name shown (already reduced to what the person chose), a link.
+
+    Defined here, below the disclosure app, because the ledger (``reports``) produces it and the
+    advisories and exports (``disclosure``) consume it; ``disclosure.content`` re-exports it.
+    """
+
+    name: str
+    credit_type: str = "finder"  # a CreditType value
+    link: str = ""
+
+
 class CreditQuerySet(models.QuerySet["Credit"]):
     """Sets of credits."""
 
@@ -60,6 +74,7 @@ class Credit(models.Model):
     who adds them. ``version`` makes two people editing one credit a stale edit, not a lost one.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="credits")
     receipt = models.ForeignKey("reports.Receipt", on_delete=models.PROTECT, related_name="credits")
@@ -93,6 +108,7 @@ class CreditChange(models.Model):
     ``reason`` (sealed) says why a correction was made. ``actor`` is the audit actor's label.
     """
 
+    sealed_under = "credit__report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     credit = models.ForeignKey(Credit, on_delete=models.CASCADE, related_name="changes")
     action = models.CharField(max_length=16)

@@ -37,6 +37,7 @@ class Embargo(models.Model):
     a conditional UPDATE so two workers never send one twice.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.OneToOneField("reports.Report", on_delete=models.CASCADE, related_name="embargo")
     ends_at = models.DateTimeField(db_index=True)
@@ -78,6 +79,7 @@ class EmbargoParty(models.Model):
     party ("Reporter", "Rails security team"); it is a name, not report content.
     """
 
+    sealed_under = "embargo__report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     embargo = models.ForeignKey(Embargo, on_delete=models.CASCADE, related_name="parties")
     kind = models.CharField(max_length=10, choices=PartyKind.choices)
@@ -125,6 +127,7 @@ class AccessGrant(models.Model):
     reported to the report's lead. A plain grant lasts until revoked.
     """
 
+    sealed_under = "report__data_key"  # the key its BinaryFields are sealed under
     uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey("reports.Report", on_delete=models.CASCADE, related_name="access_grants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
