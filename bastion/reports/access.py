@@ -3,16 +3,20 @@
 Triagers and admins see every report, except that a running embargo narrows a report to the staff
 granted on it (or who broke the glass, for a while). Viewers see nothing. The rule lives here, in
 ``reports``, because triage, disclosure and the staff API all ask it and may not import one another.
+Admins are no exception: a security lead who is not granted breaks the glass like anyone else, so
+every look at an embargoed report is either granted by name or audited with a reason.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
 
 from bastion.accounts.models import User
 from bastion.accounts.permissions import AnyUser, is_triager
-from bastion.reports.models import AccessGrant, Embargo, Report, ReportQuerySet
+from bastion.reports.models import AccessGrant, Embargo, GrantKind, Report, ReportQuerySet
 
 
 def visible_reports(user: AnyUser) -> ReportQuerySet:
@@ -28,3 +32,26 @@ def visible_reports(user: AnyUser) -> ReportQuerySet:
 def may_see(user: AnyUser, report: Report) -> bool:
     """Whether ``user`` may see ``report`` (the same rule as :func:`visible_reports`, for one row)."""
     return visible_reports(user).filter(pk=report.pk).exists()
+
+
+def is_embargoed(report: Report, *, now: datetime | None = None) -> bool:
+    """Whether a running embargo narrows who may see ``report``."""
+    return Embargo.objects.running(now).filter(report=report).exists()
+
+
+def holds_grant(user: AnyUser, report: Report, *, now: datetime | None = None) -> bool:
+    """Whether ``user`` holds a plain grant (not a break-glass) in force on ``report``."""
+    if not isinstance(user, User):
+        return False
+    grants = AccessGrant.objects.in_force(now).filter(report=report, user=user, kind=GrantKind.GRANT)
+    return grants.exists()
+
+
+def granted_staff(report: Report, *, now: datetime | None = None) -> list[User]:
+    """The active triagers and admins holding a plain grant in force on ``report``, by name.
+
+    Those who broke the glass are left out: they came to look, and are not the people the
+    embargo's reminders are for.
+    """
+    grants = AccessGrant.objects.in_force(now).filter(report=report, kind=GrantKind.GRANT)
+    return list(User.objects.assignable().filter(pk__in=grants.values("user")).order_by("full_name", "email"))

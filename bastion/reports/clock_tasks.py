@@ -32,6 +32,7 @@ from bastion.audit.events import Event
 from bastion.audit.services import Actor, record
 from bastion.lib.emails import render_email
 from bastion.lib.when import as_read_in
+from bastion.reports.access import granted_staff, is_embargoed, may_see
 from bastion.reports.clocks import HALF, LATE, elapsed_fraction, note_breach, program_for
 from bastion.reports.errors import StaleEdit, TransitionRefused
 from bastion.reports.links import portal_url
@@ -180,7 +181,16 @@ def _unique(users: list[User]) -> list[User]:
 
 
 def _mail(clock: Clock, step: str, users: list[User]) -> None:
-    for user in users:
+    """Queue the alert for each of ``users`` who may see the report.
+
+    An embargoed report is named only to the staff granted on it: the on-duty triagers or admins it
+    would otherwise escalate to may not even know it exists, so its granted staff hear instead.
+    """
+    report = clock.report
+    allowed = [user for user in users if may_see(user, report)]
+    if not allowed and is_embargoed(report):
+        allowed = granted_staff(report)
+    for user in allowed:
         enqueue_on_commit(email_clock_alert, clock.pk, step, user.pk)
 
 

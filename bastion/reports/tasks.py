@@ -16,7 +16,11 @@ from django_tasks import task
 
 from bastion.lib.emails import render_email
 from bastion.lib.when import as_read_in
-from bastion.reports import clock_tasks, retention_tasks  # noqa: F401  (registers their periodic tasks)
+from bastion.reports import (  # noqa: F401  (registers their periodic tasks)
+    clock_tasks,
+    embargo_tasks,
+    retention_tasks,
+)
 from bastion.reports.links import portal_url
 from bastion.reports.mail import message_id as mail_id
 from bastion.reports.mail import reporter_mail

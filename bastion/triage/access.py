@@ -3,6 +3,8 @@
 The rule is :mod:`bastion.reports.access`: triagers and admins see every report but the embargoed
 ones they hold no grant on; viewers see nothing. A report outside the
 user's scope is a 404, not a 403, so the answer does not confirm that a tracking ID exists.
+The one exception is :func:`embargoed_from`, for the break-glass offer: a triager or admin may
+learn that an embargoed report exists, since they may open it with a reason; a viewer never does.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from bastion.accounts.permissions import AnyUser
+from bastion.accounts.permissions import AnyUser, is_triager
 from bastion.reports.access import visible_reports
-from bastion.reports.identifiers import TRACKING_ID
-from bastion.reports.models import Attachment, Message, Report, ReportQuerySet
+from bastion.reports.identifiers import TRACKING_ID, normalize_tracking_id
+from bastion.reports.models import Attachment, Embargo, Message, Report, ReportQuerySet
 
 
 def reports_for(user: AnyUser) -> ReportQuerySet:
@@ -36,12 +39,16 @@ INBOX_COLUMNS = (
 def inbox_rows(user: AnyUser) -> ReportQuerySet:
     """:func:`reports_for`, with what an inbox row shows without opening anything: clear metadata.
 
+    ``embargoed`` marks the rows under a running embargo (the user sees them because they are
+    granted, or broke the glass), so the list says which reports must not leak.
+
     The message count and the has-files flag are correlated subqueries, not a join with GROUP BY:
     a GROUP BY makes SQLite aggregate (and sort) every matching report before it can stop at one
     page, while a subquery in the SELECT list runs only for the rows on the page. The assignee,
     asset and labels come along (one join, one prefetch) for the same reason: the page is small.
     """
     files = Attachment.objects.filter(report=OuterRef("pk"))
+    embargoes = Embargo.objects.running(timezone.now()).filter(report=OuterRef("pk"))
     messages = (
         Message.objects.filter(report=OuterRef("pk"))
         .order_by()
@@ -59,6 +66,7 @@ def inbox_rows(user: AnyUser) -> ReportQuerySet:
         .annotate(
             message_count=Coalesce(Subquery(messages, output_field=IntegerField()), 0),
             has_attachments=Exists(files),
+            embargoed=Exists(embargoes),
         )
         .order_by("-received_at", "-id")
     )
@@ -71,6 +79,22 @@ def report_for(user: AnyUser, tracking_id: str) -> Report:
         raise Http404("No such report.")
     rows = reports_for(user).select_related("reporter", "data_key")
     return get_object_or_404(rows, tracking_id=tracking_id)
+
+
+def embargoed_from(user: AnyUser, tracking_id: str) -> Report | None:
+    """The report ``tracking_id`` if only a running embargo keeps triager or admin ``user`` from it.
+
+    None for anyone else (viewers, outsiders: their 404 must look like any other), for a report
+    that does not exist, and for one the user may already see. The break-glass page is offered
+    for exactly these reports.
+    """
+    normalized = normalize_tracking_id(tracking_id or "")
+    if not is_triager(user) or normalized is None:
+        return None
+    hidden = Report.objects.filter(
+        tracking_id=normalized, embargo__in=Embargo.objects.running(timezone.now())
+    )
+    return hidden.exclude(pk__in=reports_for(user).values("pk")).first()
 
 
 def attachment_for(user: AnyUser, tracking_id: str, uid: uuid.UUID) -> Attachment:

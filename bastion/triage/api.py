@@ -39,6 +39,7 @@ from ninja.security import HttpBearer
 
 from bastion.accounts.models import ApiScope, ApiToken, User
 from bastion.accounts.services.api_tokens import authenticate_api_token
+from bastion.reports.access import may_see
 from bastion.reports.errors import StaleEdit, TransitionRefused
 from bastion.reports.services import open_report, post_message
 from bastion.reports.services.scoring import opened_severity_reason
@@ -169,7 +170,10 @@ def get_report(request: HttpRequest, tracking_id: str) -> Status[Any]:
         return Status(404, {"detail": NOT_FOUND})
     except PermissionDenied as error:
         return Status(403, {"detail": str(error) or "You may not open this report."})
-    return Status(200, detail_of(opened, severity_reason=reason))
+    original = report.duplicate_of
+    # An original under an embargo this user holds no grant on is not named, not even by its ID.
+    shown = original.tracking_id if original is not None and may_see(user, original) else None
+    return Status(200, detail_of(opened, severity_reason=reason, duplicate_of=shown))
 
 
 @router.patch(

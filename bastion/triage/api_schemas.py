@@ -295,8 +295,13 @@ def row_of(report: Report) -> dict[str, Any]:
     }
 
 
-def detail_of(opened: OpenedReport, *, severity_reason: str | None) -> dict[str, Any]:
-    """An opened report as a :class:`ReportDetail`: metadata, content, reporter, files, conversation."""
+def detail_of(
+    opened: OpenedReport, *, severity_reason: str | None, duplicate_of: str | None
+) -> dict[str, Any]:
+    """An opened report as a :class:`ReportDetail`: metadata, content, reporter, files, conversation.
+
+    ``duplicate_of`` is the original's tracking ID as this reader may see it (None when hidden).
+    """
     report = opened.report
     reporter = opened.reporter
     return {
@@ -305,7 +310,7 @@ def detail_of(opened: OpenedReport, *, severity_reason: str | None) -> dict[str,
         "severity_reason": severity_reason or "",
         "cvss_v3": report.cvss_v3,
         "cvss_v4": report.cvss_v4,
-        "duplicate_of": report.duplicate_of.tracking_id if report.duplicate_of else None,
+        "duplicate_of": duplicate_of,
         "first_response_at": report.first_response_at,
         "triaged_at": report.triaged_at,
         "closed_at": report.closed_at,

@@ -7,6 +7,7 @@ from bastion.triage.views import assignment, canned, programs, public_bug, saved
 from bastion.triage.views import bounty as bounty_views
 from bastion.triage.views import deletion as deletion_views
 from bastion.triage.views import duplicates as duplicate_views
+from bastion.triage.views import embargo as embargo_views
 from bastion.triage.views import metrics as metrics_views
 from bastion.triage.views import retention as retention_views
 from bastion.triage.views import scoring as scoring_views
@@ -55,4 +56,16 @@ urlpatterns = [
     path("<str:tracking_id>/public-bug.md", public_bug.export, name="public_bug_export"),
     path("<str:tracking_id>/deletion/approve/", deletion_views.approve, name="deletion_approve"),
     path("<str:tracking_id>/deletion/refuse/", deletion_views.refuse, name="deletion_refuse"),
+    path("<str:tracking_id>/break-glass/", embargo_views.break_glass_view, name="break_glass"),
+    path("<str:tracking_id>/embargo/", embargo_views.set_embargo_view, name="embargo_set"),
+    path("<str:tracking_id>/embargo/move/", embargo_views.move, name="embargo_move"),
+    path("<str:tracking_id>/embargo/lift/", embargo_views.lift, name="embargo_lift"),
+    path("<str:tracking_id>/embargo/parties/", embargo_views.party_add, name="embargo_party_add"),
+    path(
+        "<str:tracking_id>/embargo/parties/<uuid:uid>/acknowledge/",
+        embargo_views.acknowledge,
+        name="embargo_acknowledge",
+    ),
+    path("<str:tracking_id>/embargo/grants/", embargo_views.grant, name="embargo_grant"),
+    path("<str:tracking_id>/embargo/grants/revoke/", embargo_views.revoke, name="embargo_revoke"),
 ]

@@ -27,6 +27,7 @@ from bastion.reports.models import (
 from bastion.reports.sealing import open_field
 from bastion.reports.services import change_status, post_message, reporter_actor
 from bastion.reports.services.casework import assign_report
+from bastion.reports.services.embargo import set_embargo
 from bastion.reports.services.scoring import classify_report
 from bastion.reports.tests.conftest import CANARY
 from bastion.reports.workflow import Status
@@ -221,6 +222,22 @@ def test_with_nobody_on_duty_and_no_backup_it_escalates_to_the_admins(
 
     assert sorted(m.to[0] for m in mail.outbox) == [alice.email, dave.email]
     assert "Escalated to you" in mails_to(dave.email)[0].subject
+
+
+def test_an_embargoed_report_is_escalated_only_to_the_staff_granted_on_it(
+    report, alice, bob, clock, django_capture_on_commit_callbacks
+):
+    bob.on_duty = True
+    bob.save()
+    set_embargo(report=report, ends_at=T0 + 30 * 24 * HOUR, reason="Upstream fix pending", actor=alice)
+    mail.outbox.clear()
+    clock.move_to(T0 + 22 * HOUR)
+    tick(django_capture_on_commit_callbacks)
+
+    # bob, on duty but not granted, is not told that the report exists; alice, who set it, is.
+    assert mail.outbox
+    assert {address for m in mail.outbox for address in m.to} == {alice.email}
+    assert report.tracking_id in f"{mail.outbox[0].subject} {mail.outbox[0].body}"
 
 
 def test_a_met_clock_is_neither_warned_about_nor_breached(

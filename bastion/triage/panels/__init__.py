@@ -10,7 +10,7 @@ from django import forms
 from django.http import HttpRequest
 
 from bastion.reports.models import Report
-from bastion.triage.panels import assignment, bounty, clocks, duplicates, scoring
+from bastion.triage.panels import assignment, bounty, clocks, duplicates, embargo, scoring
 
 Panel = Callable[[HttpRequest, Report, Mapping[str, forms.Form]], dict[str, Any]]
 
@@ -20,4 +20,5 @@ PANELS: list[Panel] = [
     scoring.context,
     duplicates.context,
     bounty.context,
+    embargo.context,
 ]

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from bastion.reports.models import Report
 from bastion.reports.services.duplicates import duplicates_of, is_duplicate
 from bastion.reports.workflow import Status, can_transition
+from bastion.triage.access import reports_for
 from bastion.triage.canned import default_message
 from bastion.triage.forms import BODY_ROWS, PageForm
 
@@ -77,11 +78,14 @@ class DuplicatesPanel:
 def context(request: HttpRequest, report: Report, bound: Mapping[str, forms.Form]) -> dict[str, Any]:
     """Context for ``triage/panels/duplicates.html``: ``duplicates_panel``."""
     duplicate = is_duplicate(report)
+    # Only reports the viewer may see are named: an embargoed original or duplicate stays unnamed.
+    visible = reports_for(request.user)
+    original = visible.filter(duplicates=report).first() if duplicate else None
     panel = DuplicatesPanel(
         can_mark=can_transition(report.status, Status.DUPLICATE),
         form=bound.get(PANEL) or blank_form(report),
-        original=report.duplicate_of if duplicate else None,
+        original=original,
         credit_shared=duplicate and report.duplicate_credit,
-        duplicates=list(duplicates_of(report)),
+        duplicates=list(duplicates_of(report).filter(pk__in=visible.values("pk"))),
     )
     return {"duplicates_panel": panel}

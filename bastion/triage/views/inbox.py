@@ -35,7 +35,7 @@ from bastion.reports.services.bulk import (
 )
 from bastion.reports.services.mail_view import held_mail
 from bastion.reports.workflow import Status
-from bastion.triage.access import reports_for
+from bastion.triage.access import embargoed_from, reports_for
 from bastion.triage.canned import fill
 from bastion.triage.filters import CONTENT_SEARCH_MAX, filter_reports
 from bastion.triage.keyset import Page
@@ -86,6 +86,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     result = filter_reports(request.user, data, ip=client_ip(request))
     if result.jump_to is not None:
         return HttpResponseRedirect(reverse("triage:report", args=[result.jump_to.tracking_id]))
+    # An exact tracking ID of an embargoed report this triager is not granted on: offer break-glass.
+    if not searching and (hidden := embargoed_from(request.user, data.get("q", ""))):
+        return HttpResponseRedirect(reverse("triage:break_glass", args=[hidden.tracking_id]))
     page = None
     if result.rows is not None:
         page = result.page(size=CONTENT_SEARCH_MAX if searching else None)

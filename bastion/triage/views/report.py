@@ -26,7 +26,7 @@ from axes.helpers import get_client_ip_address
 from django import forms
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -48,10 +48,11 @@ from bastion.reports.services import (
 from bastion.reports.services.inbound import open_received_mail
 from bastion.reports.services.mail_view import mail_details, mail_number
 from bastion.reports.workflow import Status, allowed_next
-from bastion.triage.access import attachment_for, report_for
+from bastion.triage.access import attachment_for, embargoed_from, report_for
 from bastion.triage.canned import default_message, responses_for
 from bastion.triage.forms import NoteForm, ReplyForm, StatusForm
 from bastion.triage.panels import PANELS
+from bastion.triage.panels.embargo import break_glass_page
 from bastion.triage.views.deletion import deletion_context
 
 # Path separators, quotes and control characters: a download name is a name, never a path.
@@ -154,8 +155,16 @@ def _gone(request: HttpRequest) -> HttpResponse:
 @triager_required
 @require_GET
 def report_page(request: HttpRequest, tracking_id: str) -> HttpResponse:
-    """One report, decrypted for this staff member; the opening is audited as REPORT_VIEWED."""
-    report = report_for(request.user, tracking_id)
+    """One report, decrypted for this staff member; the opening is audited as REPORT_VIEWED.
+
+    An embargoed report a triager or admin is not granted on is a 404 that offers break-glass.
+    """
+    try:
+        report = report_for(request.user, tracking_id)
+    except Http404:
+        if (hidden := embargoed_from(request.user, tracking_id)) is None:
+            raise
+        return break_glass_page(request, hidden, status=404)
     return render_report(request, report)
 
 

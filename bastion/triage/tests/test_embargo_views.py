@@ -1,0 +1,360 @@
+"""The embargo panel, its forms and actions, the break-glass page, and embargoes in the inbox."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+
+from bastion.audit.events import Event
+from bastion.audit.models import AuditEvent
+from bastion.reports.access import may_see
+from bastion.reports.identifiers import new_tracking_id
+from bastion.reports.models import AccessGrant, Embargo, GrantKind, PartyKind, Report
+from bastion.reports.services import reporter_actor, request_deletion
+from bastion.reports.services.duplicates import mark_duplicate
+from bastion.reports.services.embargo import break_glass, grant_access, set_embargo
+from bastion.reports.tests.conftest import CANARY
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+END = T0 + timedelta(days=10)
+REASON = "Fix ships in 4.3 on 10 June"
+GLASS = "Customer escalation about the export outage"
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def fresh(submit, clock) -> Report:
+    made = submit().report
+    mail.outbox.clear()
+    return made
+
+
+@pytest.fixture
+def embargoed(fresh, alice) -> Report:
+    set_embargo(report=fresh, ends_at=END, reason=REASON, actor=alice)
+    return fresh
+
+
+def url(name: str, report: Report, *extra: object) -> str:
+    return reverse(f"triage:{name}", args=[report.tracking_id, *extra])
+
+
+def without_tokens(response) -> str:
+    """The page with its CSRF tokens blanked: they differ per response, whatever the page says."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
+def panel(html: str) -> str:
+    start = html.index('id="embargo"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_panel_shows_the_end_in_the_viewers_zone_and_in_utc(client_as, alice, embargoed):
+    alice.time_zone = "America/New_York"
+    alice.save()
+
+    shown = panel(client_as(alice).get(url("report", embargoed)).content.decode())
+
+    assert "11 June 2026, 05:00 EDT (America/New_York)" in shown
+    assert "11 June 2026, 09:00 UTC" in shown
+    assert REASON in shown
+    assert "1 not acknowledged" in shown
+    assert "Reporter" in shown
+    assert "Alice Triager" in shown
+    assert "Granted" in shown
+    assert 'id="embargo-move-form"' in shown
+    assert 'id="embargo-lift-form"' in shown
+
+
+def test_a_report_without_an_embargo_offers_to_set_one(client_as, bob, fresh):
+    shown = panel(client_as(bob).get(url("report", fresh)).content.decode())
+
+    assert "No embargo" in shown
+    assert 'id="embargo-set-form"' in shown
+
+
+def test_the_form_reads_the_end_in_the_zone_it_names(client_as, alice, fresh):
+    data = {"ends_at": "2026-06-11T11:00", "time_zone": "Europe/Paris", "reason": REASON}
+
+    response = client_as(alice).post(url("embargo_set", fresh), data)
+
+    assert response.status_code == 303
+    assert response["Location"].endswith("#embargo")
+    assert Embargo.objects.get(report=fresh).ends_at == END
+
+
+@pytest.mark.parametrize(
+    ("ends_at", "zone", "says"),
+    [
+        ("2027-03-28T02:30", "Europe/Paris", "does not exist in Europe/Paris"),
+        ("2026-10-25T02:30", "Europe/Paris", "happens twice in Europe/Paris"),
+        ("2026-05-31T09:00", "UTC", "must be in the future"),
+        ("next tuesday", "UTC", "Give a date and time"),
+    ],
+)
+def test_an_end_that_cannot_be_used_is_refused_with_the_reason_kept(
+    client_as, alice, fresh, ends_at, zone, says
+):
+    data = {"ends_at": ends_at, "time_zone": zone, "reason": f"Kept reason {CANARY}"}
+
+    response = client_as(alice).post(url("embargo_set", fresh), data)
+
+    assert response.status_code == 400
+    shown = panel(response.content.decode())
+    assert says in shown
+    assert f"Kept reason {CANARY}" in shown
+    assert not Embargo.objects.exists()
+
+
+def test_a_move_made_from_a_stale_page_is_a_409_and_saves_nothing(client_as, alice, embargoed):
+    client = client_as(alice)
+    moved = {"ends_at": "2026-06-12T09:00", "time_zone": "UTC", "reason": "One day more", "version": "1"}
+    assert client.post(url("embargo_move", embargoed), moved).status_code == 303
+
+    stale = {**moved, "ends_at": "2026-06-20T09:00", "reason": "From the old page"}
+    response = client.post(url("embargo_move", embargoed), stale)
+
+    assert response.status_code == 409
+    assert "Nothing was saved" in panel(response.content.decode())
+    assert Embargo.objects.get(report=embargoed).ends_at == END + timedelta(days=1)
+
+
+def test_staff_add_a_party_record_its_acknowledgement_grant_revoke_and_lift(client_as, alice, bob, embargoed):
+    client = client_as(alice)
+
+    party = {"kind": "upstream", "label": "Rails security team", "email": ""}
+    assert client.post(url("embargo_party_add", embargoed), party).status_code == 303
+    upstream = Embargo.objects.get(report=embargoed).parties.get(kind=PartyKind.UPSTREAM)
+    ack = client.post(url("embargo_acknowledge", embargoed, upstream.uid), {"version": "1"})
+    assert ack.status_code == 303
+    upstream.refresh_from_db()
+    assert upstream.is_acknowledged
+
+    assert client.post(url("embargo_grant", embargoed), {"user": bob.pk}).status_code == 303
+    assert may_see(bob, embargoed)
+    assert client.post(url("embargo_revoke", embargoed), {"user": bob.pk}).status_code == 303
+    assert not may_see(bob, embargoed)
+
+    lifted = client.post(url("embargo_lift", embargoed), {"reason": "Fix shipped", "version": "1"})
+    assert lifted.status_code == 303
+    assert may_see(bob, embargoed)
+
+
+def test_a_bad_party_address_comes_back_beside_its_field(client_as, alice, embargoed):
+    data = {"kind": "upstream", "label": "Rails security team", "email": "uma at upstream"}
+
+    response = client_as(alice).post(url("embargo_party_add", embargoed), data)
+
+    assert response.status_code == 400
+    shown = panel(response.content.decode())
+    assert "is not an email address" in shown
+    assert 'value="Rails security team"' in shown
+
+
+ACTIONS = {
+    "embargo_set": {"ends_at": "2026-06-20T09:00", "time_zone": "UTC", "reason": "Mine now"},
+    "embargo_move": {"ends_at": "2026-06-20T09:00", "time_zone": "UTC", "reason": "Mine now", "version": "1"},
+    "embargo_lift": {"reason": "Mine now", "version": "1"},
+    "embargo_party_add": {"kind": "upstream", "label": "Rails", "email": ""},
+    "embargo_grant": {"user": "0"},
+    "embargo_revoke": {"user": "0"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_it_rejects_staff_not_granted_with_a_404_viewers_with_a_403_and_visitors_with_sign_in(
+    client, client_as, alice, bob, charlie, dave, embargoed, name
+):
+    data = {**ACTIONS[name]}
+    if "user" in data:
+        data["user"] = str(bob.pk)
+
+    assert client_as(bob).post(url(name, embargoed), data).status_code == 404
+    assert client_as(dave).post(url(name, embargoed), data).status_code == 404
+    assert client_as(charlie).post(url(name, embargoed), data).status_code == 403
+    assert client.post(url(name, embargoed), data).status_code == 302
+    embargo = Embargo.objects.get(report=embargoed)
+    assert (embargo.version, embargo.ends_at, embargo.parties.count()) == (1, END, 1)
+    assert list(AccessGrant.objects.values_list("user", flat=True)) == [alice.pk]
+
+
+def test_it_rejects_a_party_acknowledgement_from_staff_not_granted(client_as, bob, embargoed):
+    reporter = Embargo.objects.get(report=embargoed).parties.get()
+
+    response = client_as(bob).post(url("embargo_acknowledge", embargoed, reporter.uid), {"version": "1"})
+
+    assert response.status_code == 404
+    reporter.refresh_from_db()
+    assert reporter.acknowledged_at is None
+
+
+def test_it_rejects_a_break_glass_holder_who_tries_to_move_the_embargo(client_as, bob, embargoed):
+    break_glass(report=embargoed, actor=bob, reason=GLASS)
+
+    response = client_as(bob).post(url("embargo_move", embargoed), ACTIONS["embargo_move"])
+
+    assert response.status_code == 403
+    assert Embargo.objects.get(report=embargoed).version == 1
+
+
+# --- Break-glass ---------------------------------------------------------------------------------
+
+
+def test_the_report_page_offers_break_glass_to_a_triager_not_granted(client_as, bob, embargoed):
+    response = client_as(bob).get(url("report", embargoed))
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'id="break-glass-form"' in html
+    assert url("break_glass", embargoed) in html
+    assert "11 June 2026, 09:00 UTC" in html
+    assert "Alice Triager" in html
+    assert CANARY not in html
+    assert REASON not in html
+    assert not AuditEvent.objects.filter(event=Event.REPORT_VIEWED).exists()
+
+
+def test_it_rejects_offering_break_glass_for_a_report_that_does_not_exist(client_as, bob, embargoed):
+    missing = new_tracking_id()
+
+    for name in ("report", "break_glass"):
+        response = client_as(bob).get(reverse(f"triage:{name}", args=[missing]))
+        assert response.status_code == 404
+        assert b"break-glass-form" not in response.content
+
+
+def test_it_rejects_viewers_on_the_break_glass_page_exactly_as_for_a_missing_report(
+    client_as, charlie, embargoed
+):
+    real = client_as(charlie).get(url("break_glass", embargoed))
+    missing = client_as(charlie).get(reverse("triage:break_glass", args=[new_tracking_id()]))
+
+    assert real.status_code == missing.status_code == 403
+    assert without_tokens(real) == without_tokens(missing)
+
+
+def test_breaking_the_glass_opens_the_report_and_tells_the_lead_and_setter(
+    client_as, alice, bob, dave, embargoed, django_capture_on_commit_callbacks
+):
+    client = client_as(bob)
+    assert client.get(url("break_glass", embargoed)).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("break_glass", embargoed), {"reason": GLASS})
+
+    assert response.status_code == 303
+    assert response["Location"] == url("report", embargoed)
+    page = client.get(url("report", embargoed))
+    assert page.status_code == 200
+    shown = panel(page.content.decode())
+    assert "Break-glass" in shown
+    assert GLASS in shown
+    assert 'id="embargo-read-only"' in shown
+    assert 'id="embargo-move-form"' not in shown
+    assert 'id="embargo-grant-form"' not in shown
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, dave.email])
+    assert client.get(url("break_glass", embargoed)).status_code == 303  # nothing more to break
+
+
+def test_a_short_reason_is_refused_and_kept(client_as, bob, embargoed):
+    response = client_as(bob).post(url("break_glass", embargoed), {"reason": "urgent"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "at least 10 characters" in html
+    assert ">\nurgent</textarea>" in html
+    assert not AccessGrant.objects.filter(kind=GrantKind.BREAK_GLASS).exists()
+
+
+def test_the_break_glass_page_sends_those_who_may_see_the_report_straight_to_it(client_as, alice, fresh):
+    response = client_as(alice).get(url("break_glass", fresh))
+
+    assert response.status_code == 303
+    assert response["Location"] == url("report", fresh)
+
+
+# --- Lists ---------------------------------------------------------------------------------------
+
+
+def test_the_inbox_marks_embargoed_rows_for_those_who_see_them_and_hides_them_from_the_rest(
+    client_as, alice, bob, embargoed, submit
+):
+    other = submit().report
+
+    for_alice = client_as(alice).get(reverse("triage:inbox")).content.decode()
+    for_bob = client_as(bob).get(reverse("triage:inbox")).content.decode()
+
+    row = for_alice[for_alice.index(f'value="{embargoed.tracking_id}@') :]
+    assert "Embargoed" in row[: row.index("</tr>")]
+    assert embargoed.tracking_id not in for_bob
+    assert other.tracking_id in for_bob
+    assert "Embargoed" not in for_bob
+
+
+def test_typing_the_tracking_id_in_the_inbox_leads_a_triager_not_granted_to_break_glass(
+    client_as, bob, embargoed
+):
+    response = client_as(bob).get(reverse("triage:inbox"), {"q": embargoed.tracking_id.lower()})
+
+    assert response.status_code == 302
+    assert response["Location"] == url("break_glass", embargoed)
+
+
+def test_the_duplicates_panel_does_not_name_an_embargoed_original(
+    client_as, alice, bob, fresh, submit, clock
+):
+    clock.shift(timedelta(minutes=5))
+    later = submit().report
+    mark_duplicate(report=later, original=fresh, actor=alice)
+    set_embargo(report=fresh, ends_at=END, reason=REASON, actor=alice)
+
+    def duplicates_panel(user) -> str:
+        html = client_as(user).get(url("report", later)).content.decode()
+        start = html.index('id="duplicates"')
+        return html[start : html.index("</section>", start)]
+
+    # (The reporter's own message names the original: that is what she was told, not a staff list.)
+    assert fresh.tracking_id not in duplicates_panel(bob)
+    assert 'id="duplicate-of"' in duplicates_panel(alice)
+    assert fresh.tracking_id in duplicates_panel(alice)
+
+
+def test_the_vault_page_does_not_name_an_embargoed_report_to_an_admin_not_granted(
+    client_as, alice, dave, embargoed
+):
+    request_deletion(report=embargoed, actor=reporter_actor(embargoed))
+    assert embargoed.tracking_id not in client_as(dave).get(reverse("triage:vault")).content.decode()
+
+    grant_access(report=embargoed, user=dave, actor=alice)
+
+    assert embargoed.tracking_id in client_as(dave).get(reverse("triage:vault")).content.decode()
+
+
+def test_it_rejects_a_bulk_action_on_an_embargoed_report_from_staff_not_granted(client_as, bob, embargoed):
+    data = {"action": "assign", "assignee": str(bob.pk), "report": [f"{embargoed.tracking_id}@1"]}
+
+    response = client_as(bob).post(reverse("triage:bulk"), data, follow=True)
+
+    assert "not yours to see" in response.content.decode()
+    embargoed.refresh_from_db()
+    assert embargoed.assignee_id is None
+
+
+def test_the_home_page_counts_leave_out_what_the_reader_may_not_see(client_as, alice, bob, embargoed):
+    def new_count(user) -> str:
+        html = client_as(user).get(reverse("home")).content.decode()
+        return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+    assert "1 new 1 open" in new_count(alice)
+    assert "0 new 0 open" in new_count(bob)
