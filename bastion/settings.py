@@ -395,6 +395,30 @@ ADVISORY_PREFIX = env_str("BASTION_ADVISORY_PREFIX", "BASTION-SA")
 PUBLISHER_NAME = env_str("BASTION_PUBLISHER_NAME", SITE_NAME)
 PUBLISHER_NAMESPACE = env_str("BASTION_PUBLISHER_NAMESPACE", BASE_URL)
 
+# Exports (CVE JSON 5.1): the CVE Program orgId (a UUID) of the CNA that submits Bastion's CVE
+# records: yours if you are a CNA, else the CNA you hand them to. Unset, an advisory with a CVE ID
+# cannot pass the pre-publish checklist: the CVE schema requires it and none is made up.
+# A value that is no UUID is refused by the same checklist, which says so.
+CVE_ORG_ID = env_str("BASTION_CVE_ORG_ID", "").lower()
+
+# security.txt (RFC 9116, the credit/thanks/security.txt area): Expires is this many days after each
+# signing, never past the org key's own expiry. RFC 9116 asks for less than a year; the daily renewal
+# re-signs 30 days before Expires, so anything up to 30 days would be re-signed every day.
+SECURITY_TXT_DAYS = env_int("BASTION_SECURITY_TXT_DAYS", 180, minimum=31, maximum=364)
+# Preferred-Languages: RFC 5646 tags, most preferred first ("en,fr").
+SECURITY_TXT_LANGUAGES = env_list("BASTION_SECURITY_TXT_LANGUAGES", ["en"]) or ["en"]
+for _language in SECURITY_TXT_LANGUAGES:
+    _primary, *_subtags = _language.split("-")
+    if not (
+        _primary.isascii()
+        and _primary.isalpha()
+        and 2 <= len(_primary) <= 8
+        and all(tag.isascii() and tag.isalnum() and 1 <= len(tag) <= 8 for tag in _subtags)
+    ):
+        raise ImproperlyConfigured(
+            f"BASTION_SECURITY_TXT_LANGUAGES: {_language!r} is not a language tag such as en or pt-BR"
+        )
+
 # --- Logging: to stderr, never report content -----------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from bastion.accounts.models import time_zone_names
-from bastion.reports.models import CreditPreference
-from bastion.reports.services import IncomingFile
+from bastion.reports.models.credit import Appearance
+from bastion.reports.services import IncomingFile, credits
 
 MAX_BODY = 100_000
 MAX_KEY = 100_000
@@ -83,12 +83,40 @@ class ReplyForm(forms.Form):
         ]
 
 
-class CreditForm(forms.Form):
-    """How the reporter wants to be thanked."""
+class CreditChoiceForm(forms.Form):
+    """How the reporter appears in advisories and the Hall of Thanks (``choose_credit`` decides)."""
 
-    credit_preference = forms.ChoiceField(
-        label="Credit me", choices=CreditPreference.choices, widget=forms.RadioSelect
+    appearance = forms.ChoiceField(label="Credit me", choices=Appearance.choices, widget=forms.RadioSelect)
+    name = forms.CharField(label="Name to show", required=False, max_length=credits.MAX_NAME)
+    handle = forms.CharField(label="Handle to show", required=False, max_length=credits.MAX_HANDLE)
+    link = forms.CharField(
+        label="Link",
+        required=False,
+        max_length=credits.MAX_LINK,
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
+        help_text="Your site or profile, shown with your name or handle when you choose “with a link”.",
     )
+    # The version of the credit the reporter was shown: a change since is a stale edit, not a loss.
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    @classmethod
+    def showing(cls, credit: credits.ReporterCredit) -> CreditChoiceForm:
+        """The form filled with the reporter's current choice."""
+        person = credit.person
+        initial = {
+            "appearance": credit.credit.appearance,
+            "name": person.name,
+            "handle": person.handle,
+            "link": person.link,
+            "version": credit.credit.version,
+        }
+        return cls(initial=initial)
+
+
+class CreditConfirmForm(forms.Form):
+    """The reporter confirms the public line they were shown, at the version they saw."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
 class PublicKeyForm(forms.Form):

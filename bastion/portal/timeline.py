@@ -19,6 +19,7 @@ _FIELD_NAMES = {
     "public_key": "OpenPGP key",
     "time_zone": "time zone",
     "portal_link": "portal link",
+    "upstream_consent": "answer about being named to upstream projects",
 }
 
 

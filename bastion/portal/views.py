@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bastion.lib.markdown import render_markdown
-from bastion.portal.forms import CreditForm, DeletionForm, PublicKeyForm, ReplyForm, TimeZoneForm
+from bastion.portal.forms import CreditChoiceForm, DeletionForm, PublicKeyForm, ReplyForm, TimeZoneForm
 from bastion.portal.http import attach_errors, back_to_report, client_ip, content_disposition, portal_view
 from bastion.portal.timeline import public_timeline
 from bastion.reports.models import Attachment, AuthorKind, Report, Visibility
@@ -38,6 +38,7 @@ from bastion.reports.services import (
     update_reporter,
 )
 from bastion.reports.services.bounty import reporter_bounty
+from bastion.reports.services.credits import reporter_credit
 from bastion.reports.uploads import upload_refusals
 
 # The page's sections are <h2>; anything the reporter or staff wrote starts below them.
@@ -65,9 +66,10 @@ def _page(request: HttpRequest, report: Report, *, status: int = 200, **bound: f
         }
         for item in opened.messages
     ]
+    credit = reporter_credit(report=report, actor=reporter_actor(report))
     forms_in_use: dict[str, Any] = {
         "reply_form": ReplyForm(),
-        "credit_form": CreditForm(initial={"credit_preference": reporter.credit_preference}),
+        "credit_form": CreditChoiceForm.showing(credit),
         "key_form": PublicKeyForm(),
         "time_zone_form": TimeZoneForm(initial={"time_zone": reporter.time_zone}),
         **bound,
@@ -85,6 +87,7 @@ def _page(request: HttpRequest, report: Report, *, status: int = 200, **bound: f
         "report_files": opened.attachments,
         "reporter": reporter,
         "refusal_reason": refusal_reason(opened),
+        "credit": credit,
         **forms_in_use,
     }
     return render(request, "portal/report.html", context, status=status)
@@ -173,22 +176,6 @@ def download(request: HttpRequest, report: Report, uid: uuid.UUID) -> HttpRespon
     response["Content-Length"] = str(meta.size)
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-@require_POST
-@portal_view
-def credit(request: HttpRequest, report: Report) -> HttpResponse:
-    """Change how the reporter wants to be credited."""
-    form = CreditForm(request.POST)
-    return _update_reporter(
-        request,
-        report,
-        form,
-        "credit_form",
-        changes=lambda: {"credit_preference": form.cleaned_data["credit_preference"]},
-        success=lambda: "Your credit preference was saved.",
-        anchor="settings",
-    )
 
 
 @require_POST

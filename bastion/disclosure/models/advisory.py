@@ -94,6 +94,8 @@ class Advisory(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     override_reason = models.BinaryField(null=True)  # sealed
+    # The embargo end the override was given against: a later or new embargo voids it.
+    override_embargo_ends_at = models.DateTimeField(null=True, blank=True)
     reporter_notified_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The public form: the AdvisoryContent JSON as last published, plus credits, in clear.

@@ -1,4 +1,7 @@
-"""rita's choices on the portal: credit, her OpenPGP key, her time zone, and asking for deletion."""
+"""rita's choices on the portal: her OpenPGP key, her time zone, and asking for deletion.
+
+Her credit is test_credit.py's.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,8 @@ from django.utils.timezone import localtime
 
 from bastion.audit.events import ActorKind, Event
 from bastion.audit.models import AuditEvent
-from bastion.portal.tests.conftest import link, make_report, visible_text
+from bastion.portal.tests.conftest import link, visible_text
 from bastion.reports.errors import ReportRejected
-from bastion.reports.models import CreditPreference
 from bastion.reports.services.submission import clean_public_key
 
 pytestmark = pytest.mark.django_db
@@ -22,26 +24,6 @@ NOT_A_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot really a key\n-----END 
 
 def shown(at, zone: str) -> str:
     return dateformat.format(localtime(at, ZoneInfo(zone)), "j M Y, H:i")
-
-
-def test_the_reporter_changes_her_credit_preference(client, report):
-    response = client.post(link(report, "credit"), {"credit_preference": "handle"})
-
-    assert response.status_code == 303
-    report.reporter.refresh_from_db()
-    assert report.reporter.credit_preference == CreditPreference.HANDLE
-    row = AuditEvent.objects.get(event=Event.REPORTER_UPDATED)
-    assert (row.actor_kind, row.data) == (ActorKind.REPORTER, {"fields": ["credit_preference"]})
-    assert "Your credit preference changed." in visible_text(client.get(link(report)))
-
-
-def test_credit_by_name_without_a_name_shows_the_services_reason(client, db):
-    report = make_report(reporter_name="", credit_preference="handle")
-
-    response = client.post(link(report, "credit"), {"credit_preference": "name"})
-
-    assert response.status_code == 400
-    assert "To be credited by name, give your name." in response.content.decode()
 
 
 def test_a_bad_key_shows_the_specific_error_and_keeps_the_text(client, report):

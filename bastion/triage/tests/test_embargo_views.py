@@ -101,6 +101,7 @@ def test_the_form_reads_the_end_in_the_zone_it_names(client_as, alice, fresh):
         ("2026-10-25T02:30", "Europe/Paris", "happens twice in Europe/Paris"),
         ("2026-05-31T09:00", "UTC", "must be in the future"),
         ("next tuesday", "UTC", "Give a date and time"),
+        ("9999-12-31T23:00", "America/Los_Angeles", "Give a year between"),
     ],
 )
 def test_an_end_that_cannot_be_used_is_refused_with_the_reason_kept(

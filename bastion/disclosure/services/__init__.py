@@ -1,0 +1,1 @@
+"""Disclosure's services: typed functions with keyword arguments and an explicit ``actor``."""

@@ -1,0 +1,1 @@
+"""Disclosure's staff views: thin function views over the disclosure services."""

@@ -1,0 +1,212 @@
+"""Handing a report to an upstream (send or export) and following the upstream afterwards.
+
+Every view loads the report (or the hand-off's report) through ``reports.access.visible_reports``
+first: a report the user may not see (under embargo, no grant) is a 404, as in triage.
+Every response is ``never_cache``: these pages and downloads hold report content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from bastion.accounts.permissions import triager_required
+from bastion.disclosure.handoff import SECTION_LABELS, HandoffRefused, StaleHandoff
+from bastion.disclosure.models import Channel, Handoff, HandoffStatus, UpstreamContact
+from bastion.disclosure.services.handoff import (
+    HandoffExport,
+    download_packet,
+    export_handoff,
+    open_packet,
+    running_embargo,
+    send_handoff,
+    update_handoff,
+)
+from bastion.disclosure.services.upstream import key_status
+from bastion.disclosure.upstream_forms import HandoffForm, HandoffUpdateForm
+from bastion.disclosure.views.upstream import client_ip
+from bastion.reports.access import visible_reports
+from bastion.reports.identifiers import TRACKING_ID
+from bastion.reports.models import Report
+
+SEND, EXPORT = "send", "export"
+
+
+def _report(request: HttpRequest, tracking_id: str) -> Report:
+    """The report if the user may see it; Http404 otherwise (never a 403 that confirms it exists)."""
+    if not TRACKING_ID.fullmatch(tracking_id):
+        raise Http404("No such report.")
+    rows = visible_reports(request.user).select_related("reporter", "data_key")
+    return get_object_or_404(rows, tracking_id=tracking_id)
+
+
+def _handoff(request: HttpRequest, uid: uuid.UUID) -> Handoff:
+    """The hand-off if the user may see its report; Http404 otherwise."""
+    rows = Handoff.objects.filter(report__in=visible_reports(request.user)).select_related(
+        "report__reporter", "report__data_key", "contact", "created_by"
+    )
+    return get_object_or_404(rows, uid=uid)
+
+
+def _attach(form: Form, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
+def _download(export: HandoffExport) -> HttpResponse:
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, export.filename) or "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@never_cache
+@triager_required
+@require_http_methods(["GET", "POST"])
+def handoff_new(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """The hand-off form: choose the upstream, the sections, the reporter's identity and a deadline,
+    then send (encrypted email) or export (a zip for their own channel)."""
+    report = _report(request, tracking_id)
+    consent = report.reporter.upstream_consent
+    form = HandoffForm(request.POST if request.method == "POST" else None, consent=consent)
+    status = 200
+    if form.is_bound:
+        status = 400
+        action = request.POST.get("action", SEND)
+        if action not in (SEND, EXPORT):
+            form.add_error(None, "Choose to send the packet or to export it.")
+        elif form.is_valid():
+            data = form.cleaned_data
+            arguments = {
+                "report": report,
+                "contact": data["contact"],
+                "sections": data["sections"],
+                "include_identity": bool(data["include_identity"]),
+                "deadline": data["deadline"],
+                "actor": request.user,
+                "ip": client_ip(request),
+            }
+            try:
+                if action == EXPORT:
+                    return _download(export_handoff(**arguments))
+                handoff = send_handoff(**arguments)
+            except ValidationError as error:
+                _attach(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"The packet for {handoff.contact.project} is on its way, encrypted to their key "
+                    f"{handoff.contact.key_fingerprint}.",
+                )
+                return HttpResponseRedirect(
+                    reverse("disclosure_staff:handoff", args=[handoff.uid]), status=303
+                )
+    context = {
+        "report": report,
+        "form": form,
+        "consent": consent,
+        "embargo": running_embargo(report),
+        "contacts": [
+            (c, key_status(c)) for c in UpstreamContact.objects.filter(active=True).order_by("project")
+        ],
+    }
+    return render(request, "disclosure/handoff_new.html", context, status=status)
+
+
+def _same_minute(posted: datetime | None, stored: datetime | None) -> datetime | None:
+    """The stored deadline when the form sent it back unchanged (the picker drops seconds)."""
+    if posted is not None and stored is not None and posted == stored.replace(second=0, microsecond=0):
+        return stored
+    return posted
+
+
+def _page(
+    request: HttpRequest, handoff: Handoff, form: HandoffUpdateForm, *, status: int = 200
+) -> HttpResponse:
+    packet, packet_error = None, ""
+    try:
+        packet = open_packet(handoff=handoff, actor=request.user, ip=client_ip(request))
+    except HandoffRefused as error:
+        packet_error = " ".join(error.messages)
+    context = {
+        "handoff": handoff,
+        "report": handoff.report,
+        "contact": handoff.contact,
+        "form": form,
+        "packet": packet,
+        "packet_error": packet_error,
+        "shared": [SECTION_LABELS.get(name, name) for name in handoff.shared],
+        "queued": handoff.channel == Channel.EMAIL and handoff.sent_at is None,
+    }
+    return render(request, "disclosure/handoff_page.html", context, status=status)
+
+
+@never_cache
+@triager_required
+@require_http_methods(["GET", "POST"])
+def handoff_page(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
+    """One hand-off: what went, to whom, and the upstream's status, deadline and IDs (editable)."""
+    handoff = _handoff(request, uid)
+    if request.method != "POST":
+        initial = {
+            "status": handoff.status,
+            "deadline": handoff.deadline,
+            "ghsa_id": handoff.ghsa_id,
+            "cve_id": handoff.cve_id,
+            "tracking_url": handoff.tracking_url,
+            "version": handoff.version,
+        }
+        return _page(request, handoff, HandoffUpdateForm(initial=initial))
+    form = HandoffUpdateForm(request.POST)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            update_handoff(
+                handoff=handoff,
+                status=data["status"],
+                deadline=_same_minute(data["deadline"], handoff.deadline),
+                ghsa_id=data["ghsa_id"],
+                cve_id=data["cve_id"],
+                tracking_url=data["tracking_url"],
+                reason=data["reason"],
+                seen_version=data["version"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        except StaleHandoff as error:
+            form.add_error(None, error)
+            status = 409
+        except ValidationError as error:
+            _attach(form, error)
+        else:
+            label = HandoffStatus(data["status"]).label.lower()
+            messages.success(request, f"Saved: {handoff.contact.project} is {label}.")
+            return HttpResponseRedirect(reverse("disclosure_staff:handoff", args=[handoff.uid]), status=303)
+    return _page(request, handoff, form, status=status)
+
+
+@never_cache
+@triager_required
+@require_GET
+def handoff_packet(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
+    """The packet of a hand-off as a zip again (Markdown summary and CSAF draft); audited."""
+    handoff = _handoff(request, uid)
+    try:
+        export = download_packet(handoff=handoff, actor=request.user, ip=client_ip(request))
+    except HandoffRefused as error:
+        raise Http404(" ".join(error.messages)) from None
+    return _download(export)
