@@ -249,6 +249,37 @@ def _audit_data(handoff: Handoff) -> dict[str, object]:
     }
 
 
+def _prepare(
+    *,
+    report: Report,
+    contact: UpstreamContact,
+    sections: Sequence[str],
+    include_identity: bool,
+    deadline: datetime | None,
+    actor: ActorArg,
+    by_mail: bool,
+    ip: str | None,
+) -> tuple[User, datetime | None, Packet]:
+    """What every hand-off checks and builds first: who hands over, the deadline, the packet."""
+    user = _staff_on(actor, report)
+    if not contact.active:
+        raise HandoffRefused("contact", f"{contact.project} is marked inactive in the directory.")
+    _may_hand_over(user, report)
+    if by_mail:
+        check_mailable(contact)
+    when = _clean_deadline(deadline)
+    packet = build_packet(
+        report=report,
+        contact=contact,
+        sections=sections,
+        include_identity=include_identity,
+        actor=user,
+        deadline=when,
+        ip=ip,
+    )
+    return user, when, packet
+
+
 def send_handoff(
     *,
     report: Report,
@@ -265,19 +296,14 @@ def send_handoff(
     is refused with its date. The mail is queued with the commit and goes out from the worker,
     which sets ``sent_at``. Audited HANDOFF_SENT.
     """
-    user = _staff_on(actor, report)
-    if not contact.active:
-        raise HandoffRefused("contact", f"{contact.project} is marked inactive in the directory.")
-    _may_hand_over(user, report)
-    check_mailable(contact)
-    when = _clean_deadline(deadline)
-    packet = build_packet(
+    user, when, packet = _prepare(
         report=report,
         contact=contact,
         sections=sections,
         include_identity=include_identity,
-        actor=user,
-        deadline=when,
+        deadline=deadline,
+        actor=actor,
+        by_mail=True,
         ip=ip,
     )
     with transaction.atomic():
@@ -311,18 +337,14 @@ def export_handoff(
     contact's, or "their own channel" when the contact's usual one is email. Audited
     HANDOFF_EXPORTED.
     """
-    user = _staff_on(actor, report)
-    if not contact.active:
-        raise HandoffRefused("contact", f"{contact.project} is marked inactive in the directory.")
-    _may_hand_over(user, report)
-    when = _clean_deadline(deadline)
-    packet = build_packet(
+    user, when, packet = _prepare(
         report=report,
         contact=contact,
         sections=sections,
         include_identity=include_identity,
-        actor=user,
-        deadline=when,
+        deadline=deadline,
+        actor=actor,
+        by_mail=False,
         ip=ip,
     )
     channel = Channel.OTHER if contact.channel == Channel.EMAIL else contact.channel
