@@ -103,6 +103,8 @@ class Advisory(models.Model):
     published_revision = models.PositiveIntegerField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawn_reason = models.TextField(blank=True)  # public
+    # Why a never-published draft was abandoned: not public, so sealed like the draft itself.
+    abandoned_reason = models.BinaryField(null=True)  # sealed
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -550,12 +550,17 @@ def test_a_withdrawn_draft_is_never_published(draft, report, alice, bob, dave):
     ends = embargo_end()
     make_ready(draft, report, author=alice, reviewer=bob, ends_at=ends)
     grant_access(report=report, user=dave, actor=alice)
-    withdraw_advisory(advisory=draft, actor=dave, reason="Merged into another advisory.")
+    withdraw_advisory(advisory=draft, actor=dave, reason=f"Merged into the upload advisory {CANARY}")
 
     with time_machine.travel(ends, tick=False):
         assert publish_tasks.publish_due_advisories.call() == 0
     assert PublishedDocument.objects.count() == 0
-    assert Advisory.objects.get(pk=draft.pk).published is None
+    abandoned = Advisory.objects.get(pk=draft.pk)
+    assert abandoned.published is None
+    # Never public, so its reason is sealed like the draft, not kept in the public column.
+    assert abandoned.withdrawn_reason == ""
+    assert abandoned.abandoned_reason is not None
+    assert leaks(CANARY, every_stored_value()) == []
 
 
 def test_the_publication_task_runs_every_minute():

@@ -30,6 +30,7 @@ from bastion.disclosure.services.advisories._base import (
     require_coordinator,
     require_worker,
     save_changed,
+    seal_text_field,
 )
 from bastion.disclosure.services.advisories.checklist import (
     CREDITS,
@@ -294,10 +295,16 @@ def withdraw_advisory(
         row = locked(advisory, seen_version=seen_version, reader=user)
         if row.state == AdvisoryState.WITHDRAWN:
             raise AdvisoryRejected(f"{row.identifier} is already withdrawn.", code="state")
-        row.state, row.withdrawn_at, row.withdrawn_reason = AdvisoryState.WITHDRAWN, at, text
-        fields = ["state", "withdrawn_at", "withdrawn_reason"]
+        row.state, row.withdrawn_at = AdvisoryState.WITHDRAWN, at
+        fields = ["state", "withdrawn_at"]
         number = None
-        if row.published_at is not None:
+        if row.published_at is None:
+            # Never public, so neither is the reason: it may say what the draft was about.
+            row.abandoned_reason = seal_text_field(row, "abandoned_reason", text, key=row.data_key_plain())
+            fields.append("abandoned_reason")
+        else:
+            row.withdrawn_reason = text
+            fields.append("withdrawn_reason")
             content = row.public_content()
             assert content is not None
             meta = withdrawal_meta(row, reason=text, at=at)
