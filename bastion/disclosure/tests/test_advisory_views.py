@@ -356,10 +356,9 @@ def test_the_lead_withdraws_with_a_public_reason(client_as, alice, bob, dave, dr
 
     assert response.status_code == 303
     draft.refresh_from_db()
-    assert (draft.state, draft.withdrawn_reason) == (
-        AdvisoryState.WITHDRAWN,
-        "A duplicate of BASTION-SA-2026-0007.",
-    )
+    # Never published: the reason is sealed with the draft, not put in the public column.
+    assert (draft.state, draft.withdrawn_reason) == (AdvisoryState.WITHDRAWN, "")
+    assert draft.abandoned_reason is not None
 
 
 def test_each_state_offers_its_own_next_step(client_as, alice, bob, dave, report, draft):
