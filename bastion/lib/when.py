@@ -5,6 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+# Years a person may type for a deadline or an embargo's end. Django accepts year 9999, whose late
+# hours overflow when converted to UTC from a zone west of it; no embargo needs the calendar's edges.
+EARLIEST_YEAR, LATEST_YEAR = 1971, 8999
+YEAR_REFUSAL = f"Give a year between {EARLIEST_YEAR} and {LATEST_YEAR}."
+
+
+def plausible_year(year: int) -> bool:
+    """Whether ``year`` converts between zones safely (see ``EARLIEST_YEAR``/``LATEST_YEAR``)."""
+    return EARLIEST_YEAR <= year <= LATEST_YEAR
+
 
 def zone_named(name: str) -> tuple[ZoneInfo, str]:
     """The zone ``name`` and its name; UTC for a name this machine does not know.

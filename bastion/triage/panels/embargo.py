@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from bastion.accounts.models import User, time_zone_names
 from bastion.accounts.permissions import is_admin
-from bastion.lib.when import as_read_in, zone_named
+from bastion.lib.when import YEAR_REFUSAL, as_read_in, plausible_year, zone_named
 from bastion.reports.access import holds_grant
 from bastion.reports.embargo_tasks import utc_text
 from bastion.reports.models import AccessGrant, Embargo, GrantKind, PartyKind, Report
@@ -56,9 +56,8 @@ def wall_clock_instant(text: str, zone_name: str) -> datetime:
             continue
     if naive is None:
         raise forms.ValidationError("Give a date and time, like 2027-03-14 16:00.", code="invalid")
-    # Years at the calendar's edge overflow when converted between zones; no embargo needs them.
-    if not 1970 < naive.year < 9000:
-        raise forms.ValidationError("Give a year between 1971 and 8999.", code="invalid")
+    if not plausible_year(naive.year):
+        raise forms.ValidationError(YEAR_REFUSAL, code="invalid")
     zone = ZoneInfo(zone_name)
     early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     # A skipped time does not survive the round trip through UTC; a repeated one has two offsets.
