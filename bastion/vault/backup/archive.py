@@ -37,7 +37,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, cast
 
-from bastion.vault._files import create_private_file, ensure_dir, fsync_dir
+from bastion.vault._files import Writeback, create_private_file, ensure_dir, fsync_dir
 from bastion.vault.backup.errors import (
     BackupError,
     CorruptArchive,
@@ -74,6 +74,7 @@ __all__ = [
 ARCHIVE_FORMAT = 1
 ARCHIVE_JSON, MANIFEST_JSON = "ARCHIVE.json", "MANIFEST.json"
 COPY_CHUNK = 1 << 20  # 1 MiB: few syscalls per byte, and still a small, constant footprint
+WRITEBACK_STEP = 16 << 20  # start the disk on what was written every 16 MiB, not at the final fsync
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 MAX_JSON = 256 << 20  # a manifest of 100,000 members is ~15 MiB; anything huge is not ours
@@ -338,16 +339,23 @@ def _no_space(exc: OSError, directory: Path) -> BackupError:
     )
 
 
-def _drain(stream: GpgStream, handle: BinaryIO, digest: Any, errors: list[BaseException]) -> None:
+def _drain(
+    stream: GpgStream, handle: BinaryIO, digest: Any, errors: list[BaseException], writeback: Writeback
+) -> None:
     """Thread: gpg's output -> hash -> archive file. On failure, stop gpg so the writer stops too."""
     # Popen(bufsize=0) gives a raw FileIO, which has readinto: no copy per chunk.
     stdout = cast(io.FileIO, stream.process.stdout)
     buffer = bytearray(COPY_CHUNK)
     view = memoryview(buffer)
+    unflushed = 0
     try:
         while got := stdout.readinto(view):
             digest.update(view[:got])
             _write_out(handle, view[:got])
+            unflushed += got
+            if unflushed >= WRITEBACK_STEP:
+                writeback.push(handle.fileno())
+                unflushed = 0
     except BaseException as exc:  # handed to the main thread, which raises it
         errors.append(exc)
         stream.process.kill()
@@ -383,7 +391,8 @@ def write_archive(
         raise BackupError(f"cannot write the archive in {directory}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb", buffering=COPY_CHUNK) as handle:
-            manifest, size, sha256 = _encrypt(handle, snapshot, blob_dir, recipients, facts)
+            with Writeback() as writeback:
+                manifest, size, sha256 = _encrypt(handle, snapshot, blob_dir, recipients, facts, writeback)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
@@ -405,6 +414,7 @@ def _encrypt(
     blob_dir: Path,
     recipients: Sequence[str],
     facts: Mapping[str, object],
+    writeback: Writeback,
 ) -> tuple[Manifest, int, str]:
     # The gpg home holds only the recipients' public keys; it sits beside the snapshot (work space).
     with gpg_home(snapshot.path.parent) as home:
@@ -414,7 +424,8 @@ def _encrypt(
             errors: list[BaseException] = []
             _widen_pipe(stream.process.stdin)
             _widen_pipe(stream.process.stdout)
-            reader = threading.Thread(target=_drain, args=(stream, handle, digest, errors), daemon=True)
+            drain_args = (stream, handle, digest, errors, writeback)
+            reader = threading.Thread(target=_drain, args=drain_args, daemon=True)
             reader.start()
             try:
                 manifest = _write_tar(stream, snapshot, blob_dir, facts)
@@ -482,9 +493,10 @@ def _write_tar(
 class _TarReader:
     """Reads our tar members from gpg's output, refusing anything we never write."""
 
-    def __init__(self, source: _Stream) -> None:
+    def __init__(self, source: _Stream, writeback: Writeback) -> None:
         self.source = source
         self.buffer = bytearray(COPY_CHUNK)
+        self.writeback = writeback
 
     def _exactly(self, size: int, what: str) -> bytes:
         data = self.source.read(size)
@@ -550,6 +562,10 @@ class _TarReader:
             while chunk:
                 chunk = chunk[os.write(fd, chunk) :]
             remaining -= got
+            written = size - remaining
+            if written // WRITEBACK_STEP != (written - got) // WRITEBACK_STEP:  # big files: as they land
+                self.writeback.push(fd)
+        self.writeback.push(fd)  # the restore's final sync then finds most of it on disk already
         self._exactly(-size % BLOCK, name)
         return digest.hexdigest()
 
@@ -649,12 +665,14 @@ def read_archive(
             with source.open("rb") as encrypted:
                 stream = start_decrypt(home, encrypted)
                 try:
-                    manifest = _decrypt(stream, extraction)
+                    with Writeback() as writeback:
+                        manifest = _decrypt(stream, extraction, writeback)
                 finally:
                     stream.close()
         # One os.sync() instead of an fsync per file: 100,000 fsyncs would cost more than the whole
         # restore, and a crash before this point just means running the restore again (nothing it
         # replaced is gone yet: the caller moves the database into place after this returns).
+        # Writeback of each file started as it landed (copy_to), so this mostly waits for metadata.
         os.sync()
         return manifest
     except OSError as exc:
@@ -667,12 +685,12 @@ def read_archive(
         raise
 
 
-def _decrypt(stream: GpgStream, extraction: _Extraction) -> Manifest:
+def _decrypt(stream: GpgStream, extraction: _Extraction, writeback: Writeback) -> Manifest:
     assert stream.process.stdout is not None  # started with stdout=PIPE
     _widen_pipe(stream.process.stdout)
     raw = cast(io.FileIO, stream.process.stdout)  # Popen(bufsize=0): a raw FileIO
     with io.BufferedReader(raw, buffer_size=COPY_CHUNK) as buffered:
-        reader = _TarReader(buffered)
+        reader = _TarReader(buffered, writeback)
         try:
             manifest, seen = _extract(reader, extraction)
             reader.drain()
