@@ -1,10 +1,15 @@
 """The admin-only audit screen: browse and filter the trail, and verify the chain on demand.
 
+Every row of a page is listed; a reference the reader may not see (a report under embargo they
+are not granted on) is shown masked, see :mod:`bastion.audit.concealment`.
+
 Permission: signed-in staff with the admin role. When ``bastion.accounts.permissions`` lands,
 ``login_required`` + :func:`_require_admin` can become its ``admin_required`` decorator.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from axes.helpers import get_client_ip_address
 from django.contrib import messages
@@ -15,6 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from bastion.audit.chain import canonical_json
+from bastion.audit.concealment import Mask, mask_for
 from bastion.audit.events import Event
 from bastion.audit.forms import AuditFilterForm
 from bastion.audit.models import AuditEvent
@@ -38,19 +45,55 @@ def events(request: HttpRequest) -> HttpResponse:
     # Always bound (every field is optional), so "no filters" is simply a valid, empty form.
     form = AuditFilterForm(request.GET)
     page = None
+    rows: list[ShownEvent] = []
     # Bad filters show their errors and no list: an unfiltered list would pass for the answer.
     if form.is_valid():
         page = Paginator(form.filter(AuditEvent.objects.all()), PAGE_SIZE).get_page(request.GET.get("page"))
         # Load the page before recording the view, so the count and the rows describe one moment.
-        list(page)
-        record(
-            event=Event.AUDIT_VIEWED,
-            actor=request.user,
-            data={"filters": form.applied(), "page": page.number},
-            ip=get_client_ip_address(request),
-        )
+        rows = _shown(list(page), mask_for(request.user))
+        data: dict[str, object] = {"filters": form.applied(), "page": page.number}
+        concealed = sum(row.concealed for row in rows)
+        if concealed:
+            # The trail says what this reader was shown: every row, some with references masked.
+            data["concealed"] = concealed
+        record(event=Event.AUDIT_VIEWED, actor=request.user, data=data, ip=get_client_ip_address(request))
     last_check = AuditEvent.objects.filter(event__in=_VERIFICATION_EVENTS).first()
-    return render(request, "audit/events.html", {"form": form, "page": page, "last_check": last_check})
+    context = {"form": form, "page": page, "rows": rows, "last_check": last_check}
+    return render(request, "audit/events.html", context)
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    """One audit row as this reader sees it: every row is listed, a hidden reference is masked.
+
+    ``target`` is "type:id", or the concealer's label ("a report under embargo") in its place;
+    ``details`` is the data as compact JSON with hidden identifiers replaced by that label.
+    """
+
+    event: AuditEvent
+    target: str
+    target_hidden: bool
+    details: str
+    concealed: bool
+
+
+def _shown(events: list[AuditEvent], mask: Mask) -> list[ShownEvent]:
+    rows = []
+    for item in events:
+        target = f"{item.target_type}:{item.target_id}" if item.target_type else ""
+        label = mask.target(item.target_type, item.target_id) if item.target_type else None
+        data, data_hidden = mask.data(item.data)
+        details = canonical_json(data) if data else ""
+        rows.append(
+            ShownEvent(
+                event=item,
+                target=label or target,
+                target_hidden=label is not None,
+                details=details,
+                concealed=label is not None or data_hidden,
+            )
+        )
+    return rows
 
 
 @login_required

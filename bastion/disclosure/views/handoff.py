@@ -13,7 +13,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -134,7 +134,7 @@ def _same_minute(posted: datetime | None, stored: datetime | None) -> datetime |
 
 
 def _page(
-    request: HttpRequest, handoff: Handoff, form: HandoffUpdateForm, *, status: int = 200
+    request: HttpRequest, handoff: Handoff, form: HandoffUpdateForm, *, status: int = 200, stale: bool = False
 ) -> HttpResponse:
     packet, packet_error = None, ""
     try:
@@ -150,6 +150,8 @@ def _page(
         "packet_error": packet_error,
         "shared": [SECTION_LABELS.get(name, name) for name in handoff.shared],
         "queued": handoff.channel == Channel.EMAIL and handoff.sent_at is None,
+        # After a refused stale edit: what is saved now, shown beside the editor's kept input.
+        "stale": stale,
     }
     return render(request, "disclosure/handoff_page.html", context, status=status)
 
@@ -188,8 +190,18 @@ def handoff_page(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
                 ip=client_ip(request),
             )
         except StaleHandoff as error:
-            form.add_error(None, error)
-            status = 409
+            # The page is drawn from the hand-off as saved now, and the form keeps what this editor
+            # typed but carries the current version: saving again is then a deliberate choice to
+            # replace what they can see, never the stale form overwriting a change unseen.
+            handoff = _handoff(request, uid)
+            form = _rebound(request.POST, version=handoff.version)
+            form.add_error(
+                None,
+                f"Someone else updated this hand-off while you were editing it (you had version "
+                f"{error.expected}, it is now at version {handoff.version}). Nothing was saved. What is "
+                "saved now is shown above; your changes are kept below: save again to replace theirs.",
+            )
+            return _page(request, handoff, form, status=409, stale=True)
         except ValidationError as error:
             _attach(form, error)
         else:
@@ -197,6 +209,15 @@ def handoff_page(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
             messages.success(request, f"Saved: {handoff.contact.project} is {label}.")
             return HttpResponseRedirect(reverse("disclosure_staff:handoff", args=[handoff.uid]), status=303)
     return _page(request, handoff, form, status=status)
+
+
+def _rebound(posted: QueryDict, *, version: int) -> HandoffUpdateForm:
+    """The update form bound to what the editor posted, but at the hand-off's current ``version``."""
+    data = posted.copy()
+    data["version"] = str(version)
+    form = HandoffUpdateForm(data)
+    form.is_valid()  # it was valid a moment ago; this fills cleaned_data so errors can be added
+    return form
 
 
 @never_cache

@@ -19,6 +19,7 @@ from bastion.accounts.permissions import triager_required
 from bastion.disclosure.models import UpstreamContact
 from bastion.disclosure.services.upstream import KEY_WARNING, directory, key_status, save_upstream_contact
 from bastion.disclosure.upstream_forms import UpstreamContactForm
+from bastion.lib.when import as_read_in
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -66,24 +67,64 @@ def upstream_edit(request: HttpRequest, uid: uuid.UUID | None = None) -> HttpRes
     if form.is_bound:
         status = 400
         if form.is_valid():
+            seen = _seen(form.cleaned_data["seen_updated_at"])
+            if contact.pk and seen is None:
+                # A form for an existing contact that does not say which version it edits would
+                # skip the stale check and overwrite whatever is saved: treat it as stale.
+                return _stale(request, contact)
             try:
                 saved = save_upstream_contact(
                     contact=contact if contact.pk else None,
                     data=form.details(),
                     actor=request.user,
-                    seen_updated_at=_seen(form.cleaned_data["seen_updated_at"]),
+                    seen_updated_at=seen,
                     ip=client_ip(request),
                 )
             except ValidationError as error:
+                if getattr(error, "code", "") == "stale_edit":
+                    return _stale(request, contact)
                 attach_errors(form, error)
-                status = 409 if getattr(error, "code", "") == "stale_edit" else 400
             else:
                 messages.success(request, f"{saved.project}: contact saved.")
                 return HttpResponseRedirect(reverse("disclosure_staff:upstreams"), status=303)
+    return _edit_page(request, contact, form, status=status)
+
+
+def _edit_page(
+    request: HttpRequest,
+    contact: UpstreamContact,
+    form: UpstreamContactForm,
+    *,
+    status: int,
+    stale: bool = False,
+) -> HttpResponse:
     context = {
         "form": form,
         "contact": contact,
         "key": key_status(contact) if contact.pk else None,
         "title": contact.project or "New upstream contact",
+        # After a refused stale edit: the contact as saved now, shown beside the editor's kept input.
+        "stale": stale,
     }
     return render(request, "disclosure/upstream_edit.html", context, status=status)
+
+
+def _stale(request: HttpRequest, contact: UpstreamContact) -> HttpResponse:
+    """409: someone saved ``contact`` since this form was loaded. Nothing was saved.
+
+    The page shows the contact as saved now; the form keeps what this editor typed but carries the
+    current ``updated_at``, so saving again is a deliberate choice to replace what they can see.
+    """
+    current = UpstreamContact.objects.get(pk=contact.pk)
+    data = request.POST.copy()
+    data["seen_updated_at"] = current.updated_at.isoformat()
+    form = UpstreamContactForm.for_contact(current, data)
+    form.is_valid()  # fills cleaned_data, so the notice below can be added to a bound form
+    zone = getattr(request.user, "time_zone", "UTC")
+    form.add_error(
+        None,
+        f"Someone else saved this contact at {as_read_in(current.updated_at, zone)}, while you were "
+        "editing it. Nothing was saved. What is saved now is shown above; your changes are kept below: "
+        "save again to replace theirs.",
+    )
+    return _edit_page(request, current, form, status=409, stale=True)

@@ -27,6 +27,7 @@ from bastion.accounts.models import User
 from bastion.accounts.permissions import triager_required
 from bastion.intake.mail.receive import Outcome, release_held_mail
 from bastion.lib.openpgp import EngineError
+from bastion.reports.access import visible_reports
 from bastion.reports.models import MailState, ReceivedMail
 from bastion.reports.services.inbound import open_received_mail, settle_held_mail
 from bastion.reports.services.mail_view import encryption_label, held_mail, source_label, text_lines
@@ -120,6 +121,17 @@ def release(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
             request, "The OpenPGP engine is unavailable; the email is still held. Try again later."
         )
         return _see_other(reverse("intake:held_mail", args=[mail.uid]))
+    filed_where_unseen = (
+        received.tracking_id is not None
+        and not visible_reports(request.user).filter(tracking_id=received.tracking_id).exists()
+    )
+    if filed_where_unseen:
+        # A reply to a report under embargo: the releaser may not be granted on it, and while the
+        # embargo runs not even its tracking ID is theirs to see. Saying only that it went to a
+        # report they cannot see tells them the release worked without naming the report.
+        filed = "Released: the email was filed as a reply to a report you cannot see (it is under embargo)."
+        messages.success(request, filed)
+        return _see_other(reverse("intake:mailbox"))
     if received.tracking_id:
         verb = "became report" if received.outcome == Outcome.REPORT else "was added as a reply to"
         messages.success(request, f"Released: the email {verb} {received.tracking_id}.")

@@ -7,13 +7,14 @@ for real (``lib.inbound``), so the released email becomes a report just as it wo
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
@@ -21,6 +22,7 @@ from bastion.intake.mail import views
 from bastion.reports.mail import message_id
 from bastion.reports.models import MailState, ReceivedMail, Report
 from bastion.reports.received import dedupe_digest
+from bastion.reports.services.embargo import set_embargo
 from bastion.reports.services.inbound import MailFacts, file_mail_report, hold_mail, settle_held_mail
 from bastion.reports.tests.conftest import CANARY, a_submission, private_vault  # noqa: F401 - fixture
 from bastion.test import rita
@@ -354,6 +356,45 @@ def test_a_released_reply_goes_to_the_report_it_answers(client_as, alice):
     assert f"Released: the email was added as a reply to {report.tracking_id}." in notes(response)
     assert report.received_mails.count() == 2
     assert Report.objects.count() == 1
+
+
+def an_embargoed_report_and_a_held_reply_to_it(alice) -> tuple[Report, ReceivedMail]:
+    """A mail report alice put under embargo (so only she is granted), and a flooded reply to it."""
+    report = file_mail_report(
+        facts=facts(), submission=a_submission(), attachments=[], policy_version=1, acknowledge=False
+    )
+    set_embargo(report=report, ends_at=timezone.now() + timedelta(days=10), reason="Fix due", actor=alice)
+    reply = flooded(headers=f"In-Reply-To: {message_id('report', report.uid)}\r\n", body="One more thing.")
+    return report, reply
+
+
+@pytest.mark.parametrize("persona", ["bob", "dave"])
+def test_a_released_reply_to_an_embargoed_report_names_it_to_no_one_without_a_grant(
+    client_as, alice, request, persona
+):
+    report, mail = an_embargoed_report_and_a_held_reply_to_it(alice)
+    releaser = request.getfixturevalue(persona)
+
+    response = client_as(releaser).post(urls(mail)["release"][1])
+
+    assert response.status_code == 303
+    assert response["Location"] == reverse("intake:mailbox")
+    shown = notes(response)
+    assert shown == [
+        "Released: the email was filed as a reply to a report you cannot see (it is under embargo)."
+    ]
+    assert report.received_mails.count() == 2  # filed all the same: the embargo hides it, it loses nothing
+    page = client_as(releaser).get(reverse("intake:mailbox"), follow=True).content.decode()
+    assert report.tracking_id not in page
+
+
+def test_a_released_reply_to_an_embargoed_report_goes_to_it_for_the_granted(client_as, alice):
+    report, mail = an_embargoed_report_and_a_held_reply_to_it(alice)
+
+    response = client_as(alice).post(urls(mail)["release"][1])
+
+    assert response["Location"] == reverse("triage:report", args=[report.tracking_id])
+    assert f"Released: the email was added as a reply to {report.tracking_id}." in notes(response)
 
 
 def test_a_released_email_that_cannot_be_read_goes_to_quarantine(client_as, alice):

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from bastion.accounts.models import User
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.lib.when import as_read_in
+from bastion.reports.access import may_see, visible_reports
 from bastion.reports.errors import ReportRejected
 from bastion.reports.models import Receipt, Report, ReportQuerySet, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
@@ -60,9 +62,11 @@ def mark_duplicate(
     ``original`` is ``report`` itself, was received after it, or is marked a duplicate of it, and
     when other reports are marked duplicates of ``report`` (a duplicate has no duplicates: reopen
     those first). An ``original`` that is itself a duplicate is followed to its own original, so
-    links are never chained. The status moves through :func:`change_status` in the same
-    transaction (TransitionRefused, StaleEdit as there); ``expected_version`` is checked there,
-    once, and the version bumped once.
+    links are never chained; a followed original under embargo that the actor may not see is
+    refused too (ReportRejected, code ``hidden``), without naming it, and a ``report`` or
+    ``original`` they may not see is PermissionDenied. The status moves through
+    :func:`change_status` in the same transaction (TransitionRefused, StaleEdit as there);
+    ``expected_version`` is checked there, once, and the version bumped once.
 
     The reporter gets ``reporter_message`` (staff's edited text) followed by the facts: the
     original's tracking ID, when it was received (in the reporter's time zone), whether credit is
@@ -70,7 +74,7 @@ def mark_duplicate(
     check the order with ``gpg --verify``. The timeline entry is public; the audit row names the
     original.
     """
-    require_staff_reader(actor)
+    user = require_staff_reader(actor)
     with transaction.atomic():
         # Every row involved (this report, the chosen one, and the chosen one's own original) is
         # locked in one statement in id order, so two marks touching the same rows in any order
@@ -87,7 +91,11 @@ def mark_duplicate(
                 f"{chosen.tracking_id} changed while you marked this one; try again.",
                 code="moved",
             )
-        _check_order(current, chosen, root, actor)
+        # Before the order checks, whose refusals name the root: a root under embargo is not the
+        # actor's to see, not even by its tracking ID, and linking to it would hand its existence
+        # and ID to everyone who can see this report.
+        _check_visible(user, current, chosen, root)
+        _check_order(current, chosen, root, user)
         text = _reporter_text(current, root, reporter_message, share_credit=share_credit)
         # The link first: change_status refuses a duplicate that names no original.
         Report.objects.filter(pk=report.pk).update(duplicate_of=root, duplicate_credit=share_credit)
@@ -144,7 +152,27 @@ def _root_id(report_id: int) -> int:
     return _root_id_of(Report.objects.only("status", "duplicate_of").get(pk=report_id))
 
 
-def _check_order(report: Report, chosen: Report, root: Report, actor: ActorArg) -> None:
+def _check_visible(user: User, report: Report, chosen: Report, root: Report) -> None:
+    """PermissionDenied or ReportRejected unless ``user`` may see every report the link involves.
+
+    ``report`` and ``chosen`` come from the caller, who loaded them through ``visible_reports``;
+    they are checked again because an embargo may have started since. ``root`` is found here by
+    following ``chosen``'s link, so the refusal says why without naming it.
+    """
+    if not (may_see(user, report) and may_see(user, chosen)):
+        raise PermissionDenied("This report is under embargo and you are not granted on it.")
+    if root.pk != chosen.pk and not may_see(user, root):
+        raise ReportRejected(
+            "original",
+            f"{chosen.tracking_id} is itself a duplicate, of a report under embargo that you are not "
+            "granted on, so this report cannot be linked to it through "
+            f"{chosen.tracking_id}. Choose another original, or ask someone granted on that report "
+            "to mark this one.",
+            code="hidden",
+        )
+
+
+def _check_order(report: Report, chosen: Report, root: Report, actor: User) -> None:
     """ReportRejected (on ``original``) unless ``root`` can be ``report``'s original."""
     if chosen.pk == report.pk:
         raise ReportRejected("original", "A report cannot be a duplicate of itself.", code="self")
@@ -165,21 +193,29 @@ def _check_order(report: Report, chosen: Report, root: Report, actor: ActorArg) 
             f"{report.tracking_id} instead.",
             code="later",
         )
-    own = list(duplicates_of(report).values_list("tracking_id", flat=True)[:5])
-    if own:
+    own = duplicates_of(report)
+    if own.exists():
+        # Duplicates under embargo that the actor is not granted on are counted, never named.
+        seen = visible_reports(actor).values("pk")
+        named = list(own.filter(pk__in=seen).values_list("tracking_id", flat=True)[:5])
+        hidden = own.exclude(pk__in=seen).count()
+        if hidden:
+            reports = "a report" if hidden == 1 else f"{hidden} reports"
+            named.append(f"{reports} under embargo that you are not granted on")
+        several = len(named) > 1 or hidden > 1
         raise ReportRejected(
             "original",
-            f"{', '.join(own)} {'is marked as a duplicate' if len(own) == 1 else 'are marked as duplicates'} "
+            f"{', '.join(named)} {'are marked as duplicates' if several else 'is marked as a duplicate'} "
             "of this report, and a "
             "duplicate cannot have duplicates of its own. Reopen them first, mark this report, then mark "
-            f"them as duplicates of {root.tracking_id}.",
+            f"them as duplicates of {root.tracking_id}."
+            + (" Only someone granted on a report under embargo can reopen it." if hidden else ""),
             code="has_duplicates",
         )
 
 
-def _staff_time(moment: datetime, actor: ActorArg) -> str:
-    zone = actor.time_zone if isinstance(actor, User) else "UTC"
-    return as_read_in(moment, zone)
+def _staff_time(moment: datetime, actor: User) -> str:
+    return as_read_in(moment, actor.time_zone)
 
 
 def _reporter_text(report: Report, original: Report, message: str | None, *, share_credit: bool) -> str:
