@@ -704,6 +704,12 @@ def _decrypt(stream: GpgStream, extraction: _Extraction, writeback: Writeback) -
             if isinstance(theirs, (WrongBackupKey, NotAnArchive)):  # says more than a broken tar
                 raise theirs from None
             raise
+        except BaseException:
+            # A disk error (or Ctrl-C) while extracting: stop gpg and reap it, or it outlives us
+            # as a zombie of the restore or the worker.
+            buffered.close()
+            stream.abort()
+            raise
     theirs = decryption_failure(stream, stream.wait())
     if theirs is not None:  # the integrity check at the end of the stream failed: nothing passes
         raise theirs
