@@ -19,12 +19,12 @@ from bastion.vault.backup.destinations import (
     DestinationSpecError,
     DirectoryDestination,
     Keep,
-    S3Destination,
     archive_name,
     archive_time,
     configured_destinations,
     parse_destination,
 )
+from bastion.vault.backup.s3 import S3Destination
 from bastion.vault.testing import make_bucket, s3_client
 
 KEEP = Keep(daily=7, weekly=4, monthly=12)

@@ -13,10 +13,10 @@ from bastion.vault.backup.destinations import (
     DestinationError,
     DirectoryDestination,
     Keep,
-    S3Destination,
     archive_time,
 )
 from bastion.vault.backup.retention import PruneResult, archives_to_keep, prune
+from bastion.vault.backup.s3 import S3Destination
 from bastion.vault.testing import make_bucket
 
 # A Wednesday evening; its ISO week runs from Monday 23 to Sunday 29 November 2026.

@@ -25,9 +25,9 @@ from bastion.vault.backup.destinations import (
     DestinationError,
     DirectoryDestination,
     Keep,
-    S3Destination,
     archive_name,
 )
+from bastion.vault.backup.s3 import S3Destination
 from bastion.vault.testing import make_bucket, s3_client
 
 KEEP = Keep(daily=7, weekly=4, monthly=12)
