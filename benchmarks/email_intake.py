@@ -72,17 +72,12 @@ def encrypted_message(n: int, tag: str, org: openpgp.PublicKey, sender: openpgp.
     return outer.as_bytes()
 
 
+MAILGATE = REPO / "bastion" / "intake" / "mail" / "mailgate.py"
+
+
 def via_mailgate(port: int) -> Callable[[bytes], bool]:
-    command = [
-        PYTHON,
-        "-m",
-        "bastion.cli",
-        "mailgate",
-        "--recipient",
-        RECIPIENT,
-        "--lmtp",
-        f"127.0.0.1:{port}",
-    ]
+    # As the README's Postfix example runs it: the module as a bare script, without site-packages.
+    command = [PYTHON, "-I", "-S", str(MAILGATE), "--recipient", RECIPIENT, "--lmtp", f"127.0.0.1:{port}"]
 
     def deliver(message: bytes) -> bool:
         done = subprocess.run(command, input=message, capture_output=True, cwd=REPO, check=False)
@@ -102,6 +97,22 @@ def via_lmtp(port: int) -> Callable[[], Callable[[bytes], bool]]:
         return deliver
 
     return connect
+
+
+def start_costs(runs: int = 30) -> list[tuple[str, float]]:
+    """Median wall time of starting the pipe client without delivering, against the bare interpreter."""
+    commands = {
+        "python -I -S -c pass (the interpreter alone)": [PYTHON, "-I", "-S", "-c", "pass"],
+        "python -I -S mailgate.py --help (README's pipe)": [PYTHON, "-I", "-S", str(MAILGATE), "--help"],
+        "bastion mailgate --help (site-packages)": [PYTHON, "-m", "bastion.cli", "mailgate", "--help"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):  # round-robin, so a busy moment on the shared machine hits each alike
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, cwd=REPO, check=True)
+            times[name].append(time.perf_counter() - started)
+    return [(name, 1000 * sorted(spent)[len(spent) // 2]) for name, spent in times.items()]
 
 
 def feed(
@@ -205,6 +216,9 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
             f"{kind:10} {path:9} {workers:8d} {run.rate:8.1f} {run.percentile(50):8.1f}"
             f" {run.percentile(99):8.1f} {run.errors:7d}"
         )
+    print("\nstarting the pipe client (no delivery), median of 30:")
+    for name, ms in start_costs():
+        print(f"  {name:50} {ms:6.1f} ms")
     seq_rt, par_rt = RT_REFERENCE["sequential"][0], RT_REFERENCE["parallel"][0]
     print(f"reference (RT 5 rt-mailgate, from the issue): {seq_rt} msg/s sequential, {par_rt} msg/s x4")
     for kind, path, workers, run in rows:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -59,7 +60,7 @@ LIMIT_SETTINGS: dict[Scope, tuple[str, str]] = {
     Scope.IP: ("INTAKE_LIMIT_PER_IP", "10/3600"),
     Scope.EMAIL: ("INTAKE_LIMIT_PER_EMAIL", "5/3600"),
     Scope.GLOBAL: ("INTAKE_LIMIT_GLOBAL", "100/3600"),
-    # Mail over these is kept in the flood bucket, unread and unanswered (see check_mail_flood).
+    # Mail over these is kept in the flood bucket, unread and unanswered (see mail_flooded).
     Scope.MAIL_SENDER: ("MAIL_LIMIT_PER_SENDER", "30/3600"),
     Scope.MAIL_GLOBAL: ("MAIL_LIMIT_GLOBAL", "1000/3600"),
 }
@@ -225,26 +226,42 @@ def check_flood(*, ip: str, email_digest: str | None = None, now: datetime | Non
     return _verdict(counts)
 
 
-@dataclass(frozen=True)
-class MailFloodVerdict:
-    """Is this email over a mail limit (``flooded``), and is it the first over it in its window?"""
-
-    flooded: bool
-    newly_tripped: tuple[str, ...] = ()  # scopes this email was the first to go over
-
-
-def check_mail_flood(*, sender_digest: str, now: datetime | None = None) -> MailFloodVerdict:
-    """Count one email from the sender with this keyed digest ("" for none) and judge it.
-
-    Mail is never refused for a flood (a refused message bounces, and the bounce goes to whoever
-    the flood forged as sender): over a limit it is kept, unread, in the flood bucket. The first
-    message over a limit in a window is audited and reported in ``newly_tripped``, so staff get
-    one alert per flood, not one per message.
-    """
-    now = now or timezone.now()
+def _mail_rows(sender_digest: str, now: datetime) -> list[tuple[Scope, str, datetime]]:
     keys = [(Scope.MAIL_SENDER, sender_digest), (Scope.MAIL_GLOBAL, GLOBAL_KEY)]
-    rows = [(scope, key, limit_for(scope).window_start(now)) for scope, key in keys]
-    with transaction.atomic(using=router.db_for_write(FloodCounter)):
+    return [(scope, key, limit_for(scope).window_start(now)) for scope, key in keys]
+
+
+def mail_flooded(*, sender_digest: str, now: datetime | None = None) -> bool:
+    """Would one more email from the sender with this keyed digest ("" for none) be over a mail limit?
+
+    A read: nothing is counted here. Each stored email is counted by :func:`count_mail` inside the
+    transaction that stores it, so an email costs one commit, not two (a commit is an fsync and,
+    on SQLite, a turn at the only write lock). The price: deliveries running at the same moment
+    look before any of them counts, so a limit can be passed by at most that many (4 at a time
+    through the LMTP listener), once per window. Fine for a limit that only decides whether mail
+    is read now or kept unread for staff.
+    """
+    rows = _mail_rows(sender_digest, now or timezone.now())
+    match = Q()
+    for scope, key, window_start in rows:
+        match |= Q(scope=scope.value, key_digest=key, window_start=window_start)
+    counts = dict(FloodCounter.objects.filter(match).values_list("scope", "count"))
+    return any(counts.get(scope.value, 0) + 1 > limit_for(scope).count for scope, _key, _start in rows)
+
+
+def count_mail(*, sender_digest: str, now: datetime | None = None) -> tuple[str, ...]:
+    """Count one email from the sender with this keyed digest; the scopes it was the first to go over.
+
+    Call it inside the transaction that stores the email (flooded or not), last: the counters are
+    rows every delivery updates, and PostgreSQL holds their locks until that transaction ends.
+    Mail is never refused for a flood (a refused message bounces, and the bounce goes to whoever
+    the flood forged as sender): over a limit it is kept, unread, in the flood bucket (see
+    :func:`mail_flooded`). The first email over a limit in a window is audited and its scope
+    returned, so staff get one alert per flood, not one per message.
+    """
+    rows = _mail_rows(sender_digest, now or timezone.now())
+    # No savepoint: inside the storing transaction (the usual case) a failure here fails it all.
+    with transaction.atomic(using=router.db_for_write(FloodCounter), savepoint=False):
         counts = _increment(rows)
         tripped = []
         for scope, _key, window_start in rows:
@@ -258,8 +275,7 @@ def check_mail_flood(*, sender_digest: str, now: datetime | None = None) -> Mail
                     data={"scope": scope.value, "level": "bucket", "limit": str(limit),
                           "window_start": window_start.isoformat()},
                 )  # fmt: skip
-    flooded = any(counts[scope] > limit_for(scope).count for scope, _key, _start in rows)
-    return MailFloodVerdict(flooded=flooded, newly_tripped=tuple(tripped))
+    return tuple(tripped)
 
 
 def peek_flood(*, ip: str, email_digest: str | None = None, now: datetime | None = None) -> FloodVerdict:

@@ -115,6 +115,25 @@ def note_breach(report: Report, clock: Clock, at: datetime) -> None:
 # --- The hooks the services call -----------------------------------------------------------------
 
 
+def opening_clocks(report: Report, *, at: datetime, program: Program) -> list[Clock]:
+    """The clocks a report not stored yet starts with, built but not saved; sets its ``next_due_at``.
+
+    What ``start_clocks`` does, for a report whose row does not exist yet: no clock of it can be
+    open, so its checks and savepoints are moot, and the rows can be built before the write lock
+    (the submission saves them with one statement inside it).
+    """
+    clocks = []
+    for kind in (ClockKind.FIRST_RESPONSE, ClockKind.TRIAGE):
+        seconds = target_seconds(program, kind, report)
+        if seconds is not None:
+            due_at = due_after(at, seconds, usable_terms(program))
+            clocks.append(
+                Clock(report=report, kind=kind, started_at=at, target_seconds=seconds, due_at=due_at)
+            )
+    report.next_due_at = min((clock.due_at for clock in clocks if clock.due_at is not None), default=None)
+    return clocks
+
+
 def start_clocks(report: Report, *, at: datetime) -> None:
     """A report has arrived: start its first-response clock (and its triage clock)."""
     program = program_for(report)

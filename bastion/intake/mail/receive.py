@@ -20,6 +20,7 @@ A transient fault (the database busy, the OpenPGP engine missing) raises
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import logging
 import traceback
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 
 from bastion.accounts.models import User
-from bastion.intake.flood import check_mail_flood
+from bastion.intake.flood import count_mail, mail_flooded
 from bastion.intake.mail.alerts import email_mail_flood_alert
 from bastion.intake.services import current_policy_version
 from bastion.lib import inbound, mailauth, mailparse
@@ -140,12 +141,21 @@ def _quarantine_after_fault(raw: bytes, source: MailSource, top: _Top, digest: s
         dedupe_digest=digest,
         envelope=top.envelope(),
         problem="error",
+        no_reply="error",
     )
-    try:
-        hold_mail(facts=replace(facts, no_reply="error"), state=MailState.QUARANTINED)
-    except Exception as exc:  # the database itself: nothing stored, so the MTA must try again
-        raise TemporaryMailFailure("could not store the message; try again later") from exc
-    return Received(Outcome.QUARANTINED)
+    # Counted like any stored mail, or a flood of mail that trips a fault would never be bucketed;
+    # but if counting is the fault (a malformed limit), the mail is kept uncounted rather than lost.
+    counted = functools.partial(_count, _sender_digest(top))
+    fault: Exception | None = None
+    for on_stored in (counted, None):
+        try:
+            hold_mail(facts=facts, state=MailState.QUARANTINED, on_stored=on_stored)
+        except Exception as exc:
+            fault = exc
+            continue
+        return Received(Outcome.QUARANTINED)
+    # The database itself: nothing stored, so the MTA must try again.
+    raise TemporaryMailFailure("could not store the message; try again later") from fault
 
 
 def release_held_mail(*, mail: ReceivedMail, actor: User, ip: str | None = None) -> Received:
@@ -171,19 +181,21 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
         return Received(Outcome.DUPLICATE)
     sender = top.sender
     facts = MailFacts(source=source.value, raw=raw, dedupe_digest=digest, envelope=top.envelope())
+    counted = None
     if throttle:
-        verdict = check_mail_flood(sender_digest=email_digest(sender) if sender else "")
-        for scope in verdict.newly_tripped:
-            enqueue_on_commit(email_mail_flood_alert, scope)
-        if verdict.flooded:
-            hold_mail(facts=facts, state=MailState.FLOODED)
+        sender_digest = _sender_digest(top)
+        # Counted in the transaction that stores the mail, whatever it becomes (see mail_flooded).
+        counted = functools.partial(_count, sender_digest)
+        if mail_flooded(sender_digest=sender_digest):
+            hold_mail(facts=facts, state=MailState.FLOODED, on_stored=counted)
             return Received(Outcome.FLOODED)
     # The keys on file for the report this mail says it answers: what its signature is checked by.
     known = thread_keys(sender=sender, subject=top.subject, references=top.references)
+    org_key = get_org_key()
     try:
         mail = inbound.read_mail(
             raw,
-            org_key=get_org_key(),
+            org_key=org_key,
             sender_keys=lambda _address: _parsed(known),
             own_addresses=settings.MAIL_ADDRESSES,
             trusted_authserv_ids=settings.MAIL_TRUSTED_AUTHSERV_IDS,
@@ -194,7 +206,7 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             top.structure, from_address=sender, own_addresses=settings.MAIL_ADDRESSES
         )
         held = replace(facts, problem=exc.reason, no_reply=no_reply.value if no_reply else "")
-        hold_mail(facts=held, state=MailState.QUARANTINED)
+        hold_mail(facts=held, state=MailState.QUARANTINED, on_stored=counted)
         return Received(Outcome.QUARANTINED)
     facts = _facts(facts, mail)
     thread = find_thread(
@@ -212,7 +224,12 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             # vouches for the sender's domain, or anyone could make our mail unreadable to them.
             adopt = offered if _sender_domain_signed(mail) else None
             file_mail_reply(
-                facts=facts, report=thread.report, body=_body(mail), attachments=files, public_key=adopt
+                facts=facts,
+                report=thread.report,
+                body=_body(mail),
+                attachments=files,
+                public_key=adopt,
+                on_stored=counted,
             )
             return Received(Outcome.MESSAGE, thread.report.tracking_id)
         report = file_mail_report(
@@ -223,12 +240,25 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             attachments=files,
             policy_version=current_policy_version(),
             acknowledge=not facts.no_reply,
+            org_key=org_key,
+            on_stored=counted,
         )
     except ReportRejected as exc:
         # Content we cannot file as it is (the checks are the web form's). Never lost: kept for staff.
-        hold_mail(facts=replace(facts, problem=f"rejected:{exc.field}"[:16]), state=MailState.QUARANTINED)
+        held = replace(facts, problem=f"rejected:{exc.field}"[:16])
+        hold_mail(facts=held, state=MailState.QUARANTINED, on_stored=counted)
         return Received(Outcome.QUARANTINED)
     return Received(Outcome.REPORT, report.tracking_id)
+
+
+def _sender_digest(top: _Top) -> str:
+    return email_digest(top.sender) if top.sender else ""
+
+
+def _count(sender_digest: str) -> None:
+    """Count a stored email against the mail floods; alert staff (after commit) when it trips one."""
+    for scope in count_mail(sender_digest=sender_digest):
+        enqueue_on_commit(email_mail_flood_alert, scope)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.reports.clocks import program_for
 from bastion.reports.errors import ReportRejected, StaleEdit
-from bastion.reports.models import Report, TimelineKind
+from bastion.reports.models import Program, Report, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
 
 
@@ -101,15 +101,15 @@ def next_on_duty() -> User | None:
     return on_duty_staff().first()
 
 
-def auto_assign(report: Report) -> User | None:
+def auto_assign(report: Report, *, program: Program | None = None) -> User | None:
     """Round-robin: hand a new report to the next on-duty triager, when its program says so.
 
     Called by the submission inside its transaction. Returns who got it (None: left unassigned).
     Every on-duty row is locked *before* the choice, so of two reports arriving at once the second
     waits and then sees the first one's pick as the most recently assigned (on SQLite the write
-    lock already serialises them).
+    lock already serialises them). ``program`` is the report's, when the caller has it already.
     """
-    if not program_for(report).auto_assign:
+    if not (program or program_for(report)).auto_assign:
         return None
     with transaction.atomic():
         chosen = on_duty_staff().select_for_update().first()

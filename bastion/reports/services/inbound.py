@@ -11,7 +11,7 @@ import functools
 import re
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
-from bastion.lib.openpgp import OpenPGPError, load_public_key
+from bastion.lib.openpgp import OpenPGPError, SecretKey, load_public_key
 from bastion.reports import identifiers
 from bastion.reports.models import (
     Channel,
@@ -41,6 +41,9 @@ from bastion.reports.tasks import email_mail_quarantined
 from bastion.vault.sealing import seal_bytes, unseal_bytes
 from bastion.vault.services import create_data_key
 from bastion.worker.queue import enqueue_on_commit
+
+# What the caller needs committed with a stored email (intake counts it against the mail floods).
+OnStored = Callable[[], object]
 
 TRACKING_ID_IN_TEXT = re.compile(r"\bBST-[0-9A-Z]{10}\b")
 # Our own Message-IDs (reports.mail.message_id): <report.UUID@domain> and <message.UUID@domain>.
@@ -75,12 +78,22 @@ def file_mail_report(
     attachments: Sequence[IncomingFile],
     policy_version: int,
     acknowledge: bool,
+    org_key: SecretKey | None = None,
+    on_stored: OnStored | None = None,
 ) -> Report:
     """A new report from an email, with the original kept; acknowledged unless ``acknowledge`` is False.
 
-    The original is stored inside the report's own transaction (``on_stored``), so both commit or
-    neither does, while the report's sealing and signing still happen before it takes the lock.
+    The original is stored inside the report's own transaction, so both commit or neither does,
+    while the report's sealing and signing still happen before it takes the lock. ``org_key`` is
+    the org key the caller read the mail with (it signs the receipt: one fetch per email), and
+    ``on_stored()`` runs last inside the transaction, for what must commit with the mail.
     """
+
+    def stored(report: Report) -> None:
+        _keep(facts, state=MailState.ACCEPTED, report=report, message=None)
+        if on_stored is not None:
+            on_stored()
+
     result = submit_report(
         submission=submission,
         attachments=attachments,
@@ -88,7 +101,8 @@ def file_mail_report(
         policy_version=policy_version,
         actor=None,
         acknowledge=acknowledge,
-        on_stored=lambda report: _keep(facts, state=MailState.ACCEPTED, report=report, message=None),
+        org_key=org_key,
+        on_stored=stored,
     )
     return result.report
 
@@ -100,12 +114,14 @@ def file_mail_reply(
     body: str,
     attachments: Sequence[IncomingFile],
     public_key: str | None = None,
+    on_stored: OnStored | None = None,
 ) -> Message:
     """The reporter's emailed reply as a message on ``report``, with the original kept.
 
     ``public_key`` (a key the mail offered) is stored on the reporter when they have none yet, so
     later mail to them is encrypted. A key already on file is never replaced from mail: changing it
-    is for the portal, where the reporter is authenticated by their link.
+    is for the portal, where the reporter is authenticated by their link. ``on_stored()`` runs last
+    inside the transaction.
     """
     actor = reporter_actor(report)
     with transaction.atomic():
@@ -119,16 +135,18 @@ def file_mail_reply(
         _keep(facts, state=MailState.ACCEPTED, report=report, message=message)
         if public_key and report.reporter.public_key is None:
             update_reporter(report=report, actor=actor, public_key=public_key)
+        if on_stored is not None:
+            on_stored()
     return message
 
 
-def hold_mail(*, facts: MailFacts, state: MailState) -> ReceivedMail:
+def hold_mail(*, facts: MailFacts, state: MailState, on_stored: OnStored | None = None) -> ReceivedMail:
     """Keep an email that became nothing yet: quarantined (undecryptable) or in the flood bucket.
 
     A quarantined mail is audited and, unless it must get no automatic reply, answered with how to
     re-send it. Flooded mail is neither: one alert per flood (intake's counters) is what staff get,
     and auditing or answering each message would let the flood spill into the audit trail or
-    turn us into a mail cannon.
+    turn us into a mail cannon. ``on_stored()`` runs last inside the transaction.
     """
     if state == MailState.ACCEPTED:
         raise ValueError("accepted mail belongs to a report: use file_mail_report or file_mail_reply")
@@ -142,6 +160,8 @@ def hold_mail(*, facts: MailFacts, state: MailState) -> ReceivedMail:
             undecryptable = facts.problem != "error" and not facts.problem.startswith("rejected:")
             if undecryptable and not facts.no_reply and facts.envelope.get("from"):
                 enqueue_on_commit(email_mail_quarantined, mail.pk)
+        if on_stored is not None:
+            on_stored()
     return mail
 
 
