@@ -10,11 +10,11 @@ every look at an embargoed report is either granted by name or audited with a re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from bastion.accounts.models import User
@@ -22,12 +22,36 @@ from bastion.accounts.permissions import AnyUser, is_triager
 from bastion.audit.concealment import Concealed
 from bastion.reports.models import AccessGrant, Embargo, GrantKind, Report, ReportQuerySet
 
+M = TypeVar("M", bound=Model)
+
 
 def visible_reports(user: AnyUser) -> ReportQuerySet:
     """The reports ``user`` may see: none for non-triagers; embargoed ones only with a grant in force."""
     if not is_triager(user) or not isinstance(user, User):
         return Report.objects.none()
     return Report.objects.exclude(pk__in=_kept_from(user, timezone.now()))
+
+
+def only_visible(rows: QuerySet[M], user: AnyUser, *, via: str = "pk") -> QuerySet[M]:
+    """``rows`` narrowed to what ``user`` may see; ``via`` names the report (``"report"`` for its rows).
+
+    The rule of :func:`visible_reports`, applied as the exclusion of the handful of reports kept
+    from the user. Never write ``pk__in=visible_reports(user)``: SQLite answers that by reading
+    every report (~450 ms per page at a million, measured on the report page's duplicates panel).
+    """
+    if not is_triager(user) or not isinstance(user, User):
+        return rows.none()
+    return rows.exclude(**{f"{via}__in": _kept_from(user, timezone.now())})
+
+
+def hidden_report_ids(user: AnyUser) -> QuerySet[Any, Any]:
+    """The ids of the reports ``user`` may not see, as a subquery: a few rows for a triager.
+
+    For anyone else every report, since they see none.
+    """
+    if not is_triager(user) or not isinstance(user, User):
+        return Report.objects.values("pk")
+    return _kept_from(user, timezone.now())
 
 
 def _kept_from(user: User, now: datetime) -> QuerySet[Embargo, Any]:  # rows of .values("report")

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from bastion.accounts.permissions import AnyUser, is_triager
-from bastion.reports.access import visible_reports
+from bastion.reports.access import hidden_report_ids, visible_reports
 from bastion.reports.identifiers import TRACKING_ID, normalize_tracking_id
 from bastion.reports.models import Attachment, Embargo, Message, Report, ReportQuerySet
 
@@ -94,7 +94,7 @@ def embargoed_from(user: AnyUser, tracking_id: str) -> Report | None:
     hidden = Report.objects.filter(
         tracking_id=normalized, embargo__in=Embargo.objects.running(timezone.now())
     )
-    return hidden.exclude(pk__in=reports_for(user).values("pk")).first()
+    return hidden.filter(pk__in=hidden_report_ids(user)).first()
 
 
 def attachment_for(user: AnyUser, tracking_id: str, uid: uuid.UUID) -> Attachment:

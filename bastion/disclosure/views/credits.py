@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bastion.accounts.permissions import triager_required
 from bastion.disclosure.credit_forms import AddCreditForm, CorrectCreditForm, WithdrawCreditForm
-from bastion.reports.access import visible_reports
+from bastion.reports.access import only_visible, visible_reports
 from bastion.reports.identifiers import TRACKING_ID
 from bastion.reports.models import Report
 from bastion.reports.models.credit import Credit
@@ -45,8 +45,10 @@ def _report(request: HttpRequest, tracking_id: str) -> Report:
 
 def _credit(request: HttpRequest, uid: uuid.UUID) -> Credit:
     """The credit ``uid`` if the user may see its report; Http404 otherwise."""
-    rows = Credit.objects.select_related("report__data_key", "report__reporter")
-    return get_object_or_404(rows, uid=uid, report__in=visible_reports(request.user))
+    rows = only_visible(
+        Credit.objects.select_related("report__data_key", "report__reporter"), request.user, via="report"
+    )
+    return get_object_or_404(rows, uid=uid)
 
 
 def _opened(request: HttpRequest, credit: Credit) -> credits.OpenedCredit:

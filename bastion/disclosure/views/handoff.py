@@ -35,7 +35,7 @@ from bastion.disclosure.services.handoff import (
 from bastion.disclosure.services.upstream import key_status
 from bastion.disclosure.upstream_forms import HandoffForm, HandoffUpdateForm
 from bastion.disclosure.views.upstream import client_ip
-from bastion.reports.access import visible_reports
+from bastion.reports.access import only_visible, visible_reports
 from bastion.reports.identifiers import TRACKING_ID
 from bastion.reports.models import Report
 
@@ -52,7 +52,7 @@ def _report(request: HttpRequest, tracking_id: str) -> Report:
 
 def _handoff(request: HttpRequest, uid: uuid.UUID) -> Handoff:
     """The hand-off if the user may see its report; Http404 otherwise."""
-    rows = Handoff.objects.filter(report__in=visible_reports(request.user)).select_related(
+    rows = only_visible(Handoff.objects.all(), request.user, via="report").select_related(
         "report__reporter", "report__data_key", "contact", "created_by"
     )
     return get_object_or_404(rows, uid=uid)

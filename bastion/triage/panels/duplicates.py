@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
+from bastion.reports.access import only_visible
 from bastion.reports.models import Report
 from bastion.reports.services.duplicates import duplicates_of, is_duplicate
 from bastion.reports.workflow import Status, can_transition
@@ -86,6 +87,6 @@ def context(request: HttpRequest, report: Report, bound: Mapping[str, forms.Form
         form=bound.get(PANEL) or blank_form(report),
         original=original,
         credit_shared=duplicate and report.duplicate_credit,
-        duplicates=list(duplicates_of(report).filter(pk__in=visible.values("pk"))),
+        duplicates=list(only_visible(duplicates_of(report), request.user)),
     )
     return {"duplicates_panel": panel}

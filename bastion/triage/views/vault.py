@@ -12,10 +12,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bastion.accounts.permissions import admin_required
+from bastion.reports.access import only_visible
 from bastion.reports.backup_tasks import daily_backup
 from bastion.reports.services.backups import backup_health
 from bastion.reports.services.shredding import pending_deletions
-from bastion.triage.access import reports_for
 from bastion.vault.backup.destinations import Destination, DestinationError, configured_destinations
 from bastion.vault.keyring import key_status
 from bastion.vault.models import Backup, RestoreDrill
@@ -60,9 +60,7 @@ def vault(request: HttpRequest) -> HttpResponse:
         "drill": RestoreDrill.objects.first(),
         "keys": key_status(),
         # Embargoed reports the admin is not granted on are not named (bastion.reports.access).
-        "pending": pending_deletions()
-        .select_related("data_key")
-        .filter(pk__in=reports_for(request.user).values("pk"))[:100],
+        "pending": only_visible(pending_deletions().select_related("data_key"), request.user)[:100],
     }
     return render(request, "triage/vault.html", context)
 

@@ -22,7 +22,7 @@ from bastion.audit.services import ActorArg
 from bastion.disclosure.content import AdvisoryContent
 from bastion.disclosure.models import Advisory, AdvisoryRevision
 from bastion.lib.when import as_read_in
-from bastion.reports.access import holds_grant, is_embargoed, visible_reports
+from bastion.reports.access import hidden_report_ids, holds_grant, is_embargoed, visible_reports
 from bastion.reports.models import Report
 from bastion.reports.sealing import open_field, open_json, seal_field, seal_json
 
@@ -79,7 +79,7 @@ def display_name(user: User | None) -> str:
 
 def hidden_reports(user: AnyUser) -> Any:
     """The reports ``user`` may not see (a subquery): every report for a non-triager."""
-    return Report.objects.exclude(pk__in=visible_reports(user).values("pk")).values("pk")
+    return hidden_report_ids(user)
 
 
 def may_see_advisory(user: AnyUser, advisory: Advisory) -> bool:

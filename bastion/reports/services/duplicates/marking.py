@@ -19,7 +19,7 @@ from bastion.accounts.models import User
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.lib.when import as_read_in
-from bastion.reports.access import may_see, visible_reports
+from bastion.reports.access import hidden_report_ids, may_see
 from bastion.reports.errors import ReportRejected
 from bastion.reports.models import Receipt, Report, ReportQuerySet, TimelineKind
 from bastion.reports.services._shared import add_timeline, require_staff_reader
@@ -196,9 +196,9 @@ def _check_order(report: Report, chosen: Report, root: Report, actor: User) -> N
     own = duplicates_of(report)
     if own.exists():
         # Duplicates under embargo that the actor is not granted on are counted, never named.
-        seen = visible_reports(actor).values("pk")
-        named = list(own.filter(pk__in=seen).values_list("tracking_id", flat=True)[:5])
-        hidden = own.exclude(pk__in=seen).count()
+        unseen = hidden_report_ids(actor)
+        named = list(own.exclude(pk__in=unseen).values_list("tracking_id", flat=True)[:5])
+        hidden = own.filter(pk__in=unseen).count()
         if hidden:
             reports = "a report" if hidden == 1 else f"{hidden} reports"
             named.append(f"{reports} under embargo that you are not granted on")
