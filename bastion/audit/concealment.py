@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
 
 Reader = AbstractBaseUser | AnonymousUser
 """Whoever reads the screen, as a request carries them (audit knows no user model of its own)."""
@@ -94,6 +95,26 @@ class Mask:
             return item
 
         return walk(value), changed
+
+    def narrow(self, events: QuerySet[Any], *, by_target: bool, by_actor: bool) -> QuerySet[Any]:
+        """Leave out the rows a search could find only through something hidden.
+
+        Unfiltered, every row is listed (masked). But a search by target or by actor that lists
+        masked rows would tell the reader that what they typed (a report's id, a tracking ID in
+        "reporter of BST-...") is hidden, which is exactly what the mask keeps from them; so those
+        searches do not find them, as if there were none.
+        """
+        if by_target and self.targets:
+            hidden = Q()
+            for target_type, target_id in self.targets:
+                hidden |= Q(target_type=target_type, target_id=target_id)
+            events = events.exclude(hidden)
+        if by_actor and self.words:
+            named = Q()
+            for word in self.words:
+                named |= Q(actor_label__contains=word)
+            events = events.exclude(named)
+        return events
 
 
 def mask_for(reader: Reader) -> Mask:

@@ -180,6 +180,16 @@ def verify_and_record(*, actor: ActorArg, ip: str | None = None) -> VerifyResult
     return result
 
 
+def hold_chain_lock(*, using: str = "default") -> None:
+    """Take the audit chain's writer lock now, for the rest of the current transaction.
+
+    For a transaction that locks rows of its own before it may record (the mail flood counters):
+    every other writer records first, so taking the chain lock first here keeps one lock order
+    and PostgreSQL cannot deadlock the two. Re-entrant; on SQLite the write lock already serialises.
+    """
+    _lock_chain(connections[using])
+
+
 def _lock_chain(connection: BaseDatabaseWrapper) -> None:
     """Take the chain's writer lock for the rest of the current transaction."""
     if connection.vendor == "postgresql":

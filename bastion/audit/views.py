@@ -48,9 +48,17 @@ def events(request: HttpRequest) -> HttpResponse:
     rows: list[ShownEvent] = []
     # Bad filters show their errors and no list: an unfiltered list would pass for the answer.
     if form.is_valid():
-        page = Paginator(form.filter(AuditEvent.objects.all()), PAGE_SIZE).get_page(request.GET.get("page"))
+        mask = mask_for(request.user)
+        found = form.filter(AuditEvent.objects.all())
+        searched = form.applied()
+        found = mask.narrow(
+            found,
+            by_target="target_type" in searched or "target_id" in searched,
+            by_actor="actor" in searched,
+        )
+        page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
         # Load the page before recording the view, so the count and the rows describe one moment.
-        rows = _shown(list(page), mask_for(request.user))
+        rows = _shown(list(page), mask)
         data: dict[str, object] = {"filters": form.applied(), "page": page.number}
         concealed = sum(row.concealed for row in rows)
         if concealed:
@@ -71,6 +79,8 @@ class ShownEvent:
     """
 
     event: AuditEvent
+    actor: str
+    actor_id: str
     target: str
     target_hidden: bool
     details: str
@@ -84,13 +94,17 @@ def _shown(events: list[AuditEvent], mask: Mask) -> list[ShownEvent]:
         label = mask.target(item.target_type, item.target_id) if item.target_type else None
         data, data_hidden = mask.data(item.data)
         details = canonical_json(data) if data else ""
+        # A reporter acts as "reporter of BST-...", with the report's id as the actor id.
+        actor, actor_hidden = mask.data(item.actor_label)
         rows.append(
             ShownEvent(
                 event=item,
+                actor=actor,
+                actor_id="" if actor_hidden or item.actor_id is None else str(item.actor_id),
                 target=label or target,
                 target_hidden=label is not None,
                 details=details,
-                concealed=label is not None or data_hidden,
+                concealed=label is not None or data_hidden or actor_hidden,
             )
         )
     return rows

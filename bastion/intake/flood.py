@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from bastion.audit.events import Event
-from bastion.audit.services import Actor, Target, record
+from bastion.audit.services import Actor, Target, hold_chain_lock, record
 from bastion.intake.models import FloodCounter
 
 # Past this multiple of its limit an IP is refused rather than challenged (see the docstring).
@@ -261,7 +261,11 @@ def count_mail(*, sender_digest: str, now: datetime | None = None) -> tuple[str,
     """
     rows = _mail_rows(sender_digest, now or timezone.now())
     # No savepoint: inside the storing transaction (the usual case) a failure here fails it all.
-    with transaction.atomic(using=router.db_for_write(FloodCounter), savepoint=False):
+    using = router.db_for_write(FloodCounter)
+    with transaction.atomic(using=using, savepoint=False):
+        # The chain lock before the counter rows, as every other writer takes them: a flooded
+        # email records nothing before this, and the one that trips a limit records after it.
+        hold_chain_lock(using=using)
         counts = _increment(rows)
         tripped = []
         for scope, _key, window_start in rows:

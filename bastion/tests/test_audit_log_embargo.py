@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
+from bastion.audit.services import Target, record
 from bastion.reports.models import Report
+from bastion.reports.services._shared import reporter_actor
 from bastion.reports.services.duplicates import find_duplicate_candidates
 from bastion.reports.services.embargo import grant_access, lift_embargo, set_embargo
 from bastion.reports.tests.conftest import private_vault, submit  # noqa: F401  (fixtures)
@@ -84,3 +86,37 @@ def test_once_the_embargo_is_lifted_the_log_names_it_to_every_admin(embargoed, c
 
     assert embargoed.tracking_id in body
     assert reference(embargoed) in body
+
+
+def test_the_reporter_acting_is_not_named_by_their_report(embargoed, client_as, dave):
+    # A reporter's rows carry "reporter of BST-..." and the report's id as the actor.
+    record(event=Event.REPORTER_UPDATED, actor=reporter_actor(embargoed), target=Target("demo.other", "1"))
+
+    response = client_as(dave).get(URL)
+
+    assert embargoed.tracking_id not in response.content.decode()
+    [row] = [row for row in response.context["rows"] if row.event.event == Event.REPORTER_UPDATED]
+    assert row.actor == f"reporter of ({MASK})"
+    assert row.actor_id == ""
+
+
+def test_a_search_by_the_hidden_report_finds_nothing(embargoed, client_as, dave):
+    record(event=Event.REPORTER_UPDATED, actor=reporter_actor(embargoed), target=Target("demo.other", "1"))
+    reader = client_as(dave)
+
+    by_target = reader.get(URL, {"target_type": "reports.report", "target_id": str(embargoed.pk)})
+    by_id = reader.get(URL, {"target_id": str(embargoed.pk)})
+    by_actor = reader.get(URL, {"actor": embargoed.tracking_id})
+
+    assert by_target.context["rows"] == []
+    assert [row for row in by_id.context["rows"] if row.target_hidden] == []
+    assert by_actor.context["rows"] == []
+
+
+def test_granted_staff_find_it_by_search(embargoed, client_as, alice, dave):
+    grant_access(report=embargoed, user=dave, actor=alice)
+
+    found = client_as(dave).get(URL, {"target_type": "reports.report", "target_id": str(embargoed.pk)})
+
+    assert found.context["rows"]
+    assert {row.target for row in found.context["rows"]} == {reference(embargoed)}

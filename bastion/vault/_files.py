@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import logging
 import os
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
 SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writeback of the range's dirty pages; do not wait
 
 
@@ -51,10 +52,10 @@ def ensure_dir(path: Path) -> Path:
 
 
 def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    # Python has no binding for sync_file_range(2); glibc and musl both export it on Linux.
-    name = ctypes.util.find_library("c")
+    # Python has no binding for sync_file_range(2); glibc and musl both export it on Linux. The
+    # process's own symbols include libc's: find_library("c") would run ldconfig at every import.
     try:
-        function = ctypes.CDLL(name, use_errno=True).sync_file_range  # CDLL calls release the GIL
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range  # CDLL calls release the GIL
     except (OSError, AttributeError, TypeError):  # not Linux, or no libc to be found
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
@@ -89,7 +90,10 @@ class Writeback:
         """Start writing ``fd``'s dirty pages to disk soon; returns at once (``fd`` stays the caller's)."""
         if self._thread is None:
             return
-        copy = os.dup(fd)  # the caller may close its fd before this thread gets to it
+        try:
+            copy = os.dup(fd)  # the caller may close its fd before this thread gets to it
+        except OSError:  # out of descriptors: the final sync does this file's share
+            return
         try:
             self._pending.put_nowait(copy)
         except queue.Full:
@@ -100,15 +104,24 @@ class Writeback:
         while (fd := self._pending.get()) is not None:
             try:
                 _sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)  # 0 bytes: to the end of the file
+            except Exception:  # best effort: the thread must live on to close what it holds
+                logger.debug("sync_file_range failed; the final sync will do the work", exc_info=True)
             finally:
                 os.close(fd)
 
     def close(self) -> None:
         """Let the thread finish what it was given (it only starts writes, it never waits for them)."""
-        if self._thread is not None:
+        thread, self._thread = self._thread, None  # a push from now on is a no-op
+        if thread is not None:
             self._pending.put(None)
-            self._thread.join()
-            self._thread = None
+            thread.join()
+        while True:  # anything pushed while it stopped: close it, nothing more is to be started
+            try:
+                leftover = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            if leftover is not None:
+                os.close(leftover)
 
     def __enter__(self) -> Writeback:
         return self
