@@ -1,4 +1,8 @@
-"""Small filesystem helpers shared by the key provider and the blob storage (private to the vault)."""
+"""Small filesystem helpers private to the vault.
+
+Private files and directories, fsync of a directory, and the writeback thread that backup and
+restore use to keep the disk busy while they work.
+"""
 
 from __future__ import annotations
 
