@@ -118,28 +118,15 @@ def note_breach(report: Report, clock: Clock, at: datetime) -> None:
 def opening_clocks(report: Report, *, at: datetime, program: Program) -> list[Clock]:
     """The clocks a report not stored yet starts with, built but not saved; sets its ``next_due_at``.
 
-    What ``start_clocks`` does, for a report whose row does not exist yet: no clock of it can be
-    open, so its checks and savepoints are moot, and the rows can be built before the write lock
-    (the submission saves them with one statement inside it).
+    First response and triage, each built as :func:`_start` builds it, for a report whose row does
+    not exist yet: no clock of it can be open, so the check and the savepoint of ``_start`` are moot,
+    and the rows can be built before the write lock (the submission saves them with one statement
+    inside it).
     """
-    clocks = []
-    for kind in (ClockKind.FIRST_RESPONSE, ClockKind.TRIAGE):
-        seconds = target_seconds(program, kind, report)
-        if seconds is not None:
-            due_at = due_after(at, seconds, usable_terms(program))
-            clocks.append(
-                Clock(report=report, kind=kind, started_at=at, target_seconds=seconds, due_at=due_at)
-            )
+    built = (_new_clock(report, kind, at, program) for kind in (ClockKind.FIRST_RESPONSE, ClockKind.TRIAGE))
+    clocks = [clock for clock in built if clock is not None]
     report.next_due_at = min((clock.due_at for clock in clocks if clock.due_at is not None), default=None)
     return clocks
-
-
-def start_clocks(report: Report, *, at: datetime) -> None:
-    """A report has arrived: start its first-response clock (and its triage clock)."""
-    program = program_for(report)
-    _start(report, ClockKind.FIRST_RESPONSE, at, program)
-    _start(report, ClockKind.TRIAGE, at, program)
-    _refresh_next_due(report)
 
 
 def on_status_change(report: Report, *, previous: Status, current: Status, at: datetime) -> None:
@@ -268,20 +255,22 @@ def _open(report: Report) -> ClockQuerySet:
     return Clock.objects.filter(report=report, met_at__isnull=True, stopped_at__isnull=True)
 
 
+def _new_clock(report: Report, kind: ClockKind, at: datetime, program: Program) -> Clock | None:
+    """The ``kind`` clock ``report`` would start at ``at``, unsaved; None when ``program`` sets no target."""
+    seconds = target_seconds(program, kind, report)
+    if seconds is None:
+        return None
+    due_at = due_after(at, seconds, usable_terms(program))
+    return Clock(report=report, kind=kind, started_at=at, target_seconds=seconds, due_at=due_at)
+
+
 def _start(report: Report, kind: ClockKind, at: datetime, program: Program) -> Clock | None:
     """Start a ``kind`` clock unless one is open already or the program sets no target for it."""
     if _open(report).filter(kind=kind).exists():
         return None
-    seconds = target_seconds(program, kind, report)
-    if seconds is None:
+    clock = _new_clock(report, kind, at, program)
+    if clock is None:
         return None
-    clock = Clock(
-        report=report,
-        kind=kind,
-        started_at=at,
-        target_seconds=seconds,
-        due_at=due_after(at, seconds, usable_terms(program)),
-    )
     try:
         # Race: the reporter's message and a staff action on the same report, in two transactions,
         # can both find no open clock. The partial unique index lets one in; the other's insert

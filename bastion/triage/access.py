@@ -18,8 +18,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from bastion.accounts.permissions import AnyUser, is_triager
-from bastion.reports.access import hidden_report_ids, visible_reports
-from bastion.reports.identifiers import TRACKING_ID, normalize_tracking_id
+from bastion.reports.access import hidden_report_ids, visible_report, visible_reports
+from bastion.reports.identifiers import normalize_tracking_id
 from bastion.reports.models import Attachment, Embargo, Message, Report, ReportQuerySet
 
 
@@ -74,11 +74,10 @@ def inbox_rows(user: AnyUser) -> ReportQuerySet:
 
 def report_for(user: AnyUser, tracking_id: str) -> Report:
     """The report ``tracking_id`` if ``user`` may see it; Http404 otherwise."""
-    # Not a tracking ID at all: no query (PostgreSQL refuses a NUL in a text parameter outright).
-    if not TRACKING_ID.fullmatch(tracking_id):
+    report = visible_report(user, tracking_id)
+    if report is None:
         raise Http404("No such report.")
-    rows = reports_for(user).select_related("reporter", "data_key")
-    return get_object_or_404(rows, tracking_id=tracking_id)
+    return report
 
 
 def embargoed_from(user: AnyUser, tracking_id: str) -> Report | None:
