@@ -6,7 +6,7 @@ admins who confirmed their password (or second factor) within ACCOUNT_REAUTHENTI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from allauth.account.decorators import reauthentication_required
@@ -131,10 +131,7 @@ def change_role(request: HttpRequest, user_id: int) -> HttpResponse:
 @reauthentication_required
 def deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     """Stop a staff member from signing in."""
-    member = get_object_or_404(User, pk=user_id)
-    with _reported(request, success=f"{member.email} can no longer sign in."):
-        services.deactivate_staff(actor=_staff(request), user=member, ip=get_client_ip_address(request))
-    return redirect("accounts:team")
+    return _on_member(request, user_id, services.deactivate_staff, success="{email} can no longer sign in.")
 
 
 @require_POST
@@ -142,10 +139,7 @@ def deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @reauthentication_required
 def reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
     """Let a deactivated staff member sign in again."""
-    member = get_object_or_404(User, pk=user_id)
-    with _reported(request, success=f"{member.email} can sign in again."):
-        services.reactivate_staff(actor=_staff(request), user=member, ip=get_client_ip_address(request))
-    return redirect("accounts:team")
+    return _on_member(request, user_id, services.reactivate_staff, success="{email} can sign in again.")
 
 
 @require_POST
@@ -187,6 +181,19 @@ def _staff(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # every caller is behind a sign-in check
     return user
+
+
+def _on_member(
+    request: HttpRequest, user_id: int, act: Callable[..., object], *, success: str
+) -> HttpResponse:
+    """A team action on one staff member: ``act`` as this admin, its outcome flashed, back to the Team page.
+
+    ``success`` is the message, with ``{email}`` standing for the member's address.
+    """
+    member = get_object_or_404(User, pk=user_id)
+    with _reported(request, success=success.format(email=member.email)):
+        act(actor=_staff(request), user=member, ip=get_client_ip_address(request))
+    return redirect("accounts:team")
 
 
 @contextmanager

@@ -20,27 +20,31 @@ from bastion.triage.forms import PageForm
 FOLLOW_SCORE = ""
 
 
+def _vector_field(version: str, *, max_length: int, help_text: str) -> forms.CharField:
+    """An optional CVSS ``version`` vector, typed as code; ``data-cvss`` is how the page's script finds it."""
+    attrs = {"class": "mono", "spellcheck": "false", "autocomplete": "off", "data-cvss": version}
+    return forms.CharField(
+        label=f"CVSS {version} vector",
+        required=False,
+        max_length=max_length,
+        widget=forms.TextInput(attrs=attrs),
+        help_text=help_text,
+    )
+
+
 class ScoringForm(PageForm):
     """Score and classify one report. ``version`` is the report's version when the page was drawn."""
 
     id_prefix = "scoring"
 
-    cvss_v3 = forms.CharField(
-        label="CVSS 3.1 vector",
-        required=False,
+    cvss_v3 = _vector_field(
+        "3.1",
         max_length=V3_MAX_LENGTH,
-        widget=forms.TextInput(
-            attrs={"class": "mono", "spellcheck": "false", "autocomplete": "off", "data-cvss": "3.1"}
-        ),
         help_text="For example CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H. Empty to remove it.",
     )
-    cvss_v4 = forms.CharField(
-        label="CVSS 4.0 vector",
-        required=False,
+    cvss_v4 = _vector_field(
+        "4.0",
         max_length=V4_MAX_LENGTH,
-        widget=forms.TextInput(
-            attrs={"class": "mono", "spellcheck": "false", "autocomplete": "off", "data-cvss": "4.0"}
-        ),
         help_text="When set, its score decides the severity (CVSS 4.0 supersedes 3.1).",
     )
     cwe_id = forms.CharField(

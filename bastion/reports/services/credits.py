@@ -416,17 +416,9 @@ def correct_credit(
         if locked.published_at is not None and (not locked.is_reporter or hides):
             fields += refresh_published(locked, person)
         save_credit(locked, credit, now, *fields)
-        keep_change(
-            locked,
-            "corrected",
-            actor=actor,
-            key=key,
-            before=before,
-            after=snapshot(locked, person),
-            reason=text,
+        _keep_staff_change(
+            locked, "corrected", actor=actor, key=key, before=before, person=person, reason=text
         )
-        if locked.published_at is not None:
-            note_republication(locked, actor=actor, key=key)
         if locked.is_reporter:
             _follow_preference(locked, chosen, person, now)
         record(
@@ -458,22 +450,32 @@ def withdraw_credit(
         now = timezone.now()
         locked.withdrawn_at = now
         save_credit(locked, credit, now, "withdrawn_at")
-        keep_change(
-            locked,
-            "withdrawn",
-            actor=actor,
-            key=key,
-            before=before,
-            after=snapshot(locked, person),
-            reason=text,
+        _keep_staff_change(
+            locked, "withdrawn", actor=actor, key=key, before=before, person=person, reason=text
         )
-        if locked.published_at is not None:
-            note_republication(locked, actor=actor, key=key)
         record(
             event=Event.CREDIT_WITHDRAWN, actor=actor, target=locked.report, data=audit_data(locked), ip=ip
         )
         note_on_timeline(locked, "withdrawn")
     return credit
+
+
+def _keep_staff_change(
+    locked: Credit,
+    action: str,
+    *,
+    actor: ActorArg,
+    key: bytes,
+    before: dict[str, object],
+    person: CreditPerson,
+    reason: str,
+) -> None:
+    """Keep a staff correction or withdrawal in the history; on a published credit, note the advisory lags."""
+    keep_change(
+        locked, action, actor=actor, key=key, before=before, after=snapshot(locked, person), reason=reason
+    )
+    if locked.published_at is not None:
+        note_republication(locked, actor=actor, key=key)
 
 
 def report_credits(

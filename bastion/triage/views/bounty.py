@@ -14,8 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -31,7 +30,7 @@ from bastion.reports.services.bounty import (
 )
 from bastion.triage.access import report_for
 from bastion.triage.bounty_forms import BountyForm, DecisionForm, DeclineForm, EligibilityForm, ProposeForm
-from bastion.triage.views.report import client_ip, render_report
+from bastion.triage.views.report import back_to, client_ip, render_report
 
 PANEL = "bounty"
 
@@ -64,15 +63,9 @@ def _decide(
             _attach(form, error)
         else:
             messages.success(request, done)
-            return _back_to_panel(report)
+            return back_to(report, PANEL)
     messages.error(request, "The bounty was not changed: see the bounty panel.")
     return render_report(request, report, bound={PANEL: form}, status=status)
-
-
-def _back_to_panel(report: Report) -> HttpResponse:
-    """303 See Other to the panel: a reload after a POST must not post again."""
-    url = reverse("triage:report", args=[report.tracking_id])
-    return HttpResponseRedirect(f"{url}#{PANEL}", status=303)
 
 
 def _attach(form: BountyForm, error: ValidationError) -> None:
@@ -82,6 +75,16 @@ def _attach(form: BountyForm, error: ValidationError) -> None:
         return
     for name, problems in error.message_dict.items():
         form.add_error(name if name in form.fields else None, problems)
+
+
+def _decision_step(step: Callable[..., object], message: str) -> Decide:
+    """A step on a :class:`DecisionForm`, which carries nothing but the version: call it, then say so."""
+
+    def decide(report: Report, form: BountyForm, common: dict[str, Any]) -> str:
+        step(report=report, **common)
+        return message
+
+    return decide
 
 
 @never_cache
@@ -135,11 +138,7 @@ def propose(request: HttpRequest, tracking_id: str) -> HttpResponse:
 @require_POST
 def approve(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Approve the proposed award (not its proposer; an admin above the threshold)."""
-
-    def decide(report: Report, form: BountyForm, common: dict[str, Any]) -> str:
-        approve_award(report=report, **common)
-        return "Award approved: the reporter has been told."
-
+    decide = _decision_step(approve_award, "Award approved: the reporter has been told.")
     return _decide(request, tracking_id, DecisionForm, decide)
 
 
@@ -148,9 +147,5 @@ def approve(request: HttpRequest, tracking_id: str) -> HttpResponse:
 @require_POST
 def paid(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Record that the approved award was paid."""
-
-    def decide(report: Report, form: BountyForm, common: dict[str, Any]) -> str:
-        mark_paid(report=report, **common)
-        return "Award marked paid: the reporter has been told."
-
+    decide = _decision_step(mark_paid, "Award marked paid: the reporter has been told.")
     return _decide(request, tracking_id, DecisionForm, decide)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -60,13 +61,6 @@ def _attach(form: forms.Form, error: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, problems)
 
 
-def _refused(
-    request: HttpRequest, report: Report, form: forms.Form, name: str, *, status: int | None
-) -> HttpResponse:
-    messages.error(request, "The embargo was not changed: see the embargo panel.")
-    return render_report(request, report, bound={name: form}, status=status or 400)
-
-
 def _embargo_of(report: Report) -> Embargo:
     embargo = (
         Embargo.objects.select_related("report__data_key", "report__reporter").filter(report=report).first()
@@ -76,17 +70,42 @@ def _embargo_of(report: Report) -> Embargo:
     return embargo
 
 
-def _run(form: forms.Form, action: Callable[[], object]) -> int | None:
-    """Call ``action()``; None if it went through, else the status of the refusal (form errors set)."""
-    try:
-        action()
-    except StaleEdit as error:
-        form.add_error(None, error.messages)
-        return 409
-    except ValidationError as error:
-        _attach(form, error)
-        return 400
-    return None
+def _change(
+    request: HttpRequest,
+    report: Report,
+    form: forms.Form,
+    *,
+    bound_as: str,
+    action: Callable[[dict[str, Any], dict[str, Any]], object],
+    done: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """The one shape of an embargo form's post: validate, call the service, then say so or show why not.
+
+    ``action`` calls the service with the form's cleaned data and the arguments every call takes
+    (``actor``, ``ip``); ``done`` is the message once it went through (asked only then: it may read
+    what the service wrote). A refusal puts the form back on the report page as ``bound_as`` with
+    its errors: 409 for a stale version, else 400.
+    """
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            action(data, {"actor": request.user, "ip": client_ip(request)})
+        except StaleEdit as error:
+            form.add_error(None, error.messages)
+            status = 409
+        except ValidationError as error:
+            _attach(form, error)
+        else:
+            messages.success(request, done(data))
+            return back_to(report, PANEL)
+    messages.error(request, "The embargo was not changed: see the embargo panel.")
+    return render_report(request, report, bound={bound_as: form}, status=status)
+
+
+def _read_by(request: HttpRequest, moment: datetime) -> str:
+    """``moment`` as the signed-in staff member reads it, on their own wall clock."""
+    return as_read_in(moment, getattr(request.user, "time_zone", "UTC"))
 
 
 @never_cache
@@ -95,28 +114,18 @@ def _run(form: forms.Form, action: Callable[[], object]) -> int | None:
 def set_embargo_view(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Put the report under embargo (the setter is granted at once)."""
     report = report_for(request.user, tracking_id)
-    form = SetEmbargoForm(request.POST)
-    status: int | None = 400
-    if form.is_valid():
-        data = form.cleaned_data
-        status = _run(
-            form,
-            lambda: set_embargo(
-                report=report,
-                ends_at=data["ends_at_utc"],
-                reason=data["reason"],
-                actor=request.user,
-                ip=client_ip(request),
-            ),
-        )
-        if status is None:
-            embargo = _embargo_of(report)
-            zone = getattr(request.user, "time_zone", "UTC")
-            messages.success(
-                request, f"Embargoed until {as_read_in(embargo.ends_at, zone)}. You are granted on it."
-            )
-            return back_to(report, PANEL)
-    return _refused(request, report, form, "embargo_set", status=status)
+    return _change(
+        request,
+        report,
+        SetEmbargoForm(request.POST),
+        bound_as="embargo_set",
+        action=lambda data, common: set_embargo(
+            report=report, ends_at=data["ends_at_utc"], reason=data["reason"], **common
+        ),
+        done=lambda data: (
+            f"Embargoed until {_read_by(request, _embargo_of(report).ends_at)}. You are granted on it."
+        ),
+    )
 
 
 @never_cache
@@ -126,30 +135,22 @@ def move(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Move the end of the running embargo (409 if someone moved it first)."""
     report = report_for(request.user, tracking_id)
     embargo = _embargo_of(report)
-    form = MoveEmbargoForm(request.POST)
-    status: int | None = 400
-    if form.is_valid():
-        data = form.cleaned_data
-        status = _run(
-            form,
-            lambda: move_embargo(
-                embargo=embargo,
-                ends_at=data["ends_at_utc"],
-                reason=data["reason"],
-                actor=request.user,
-                seen_version=data["version"],
-                ip=client_ip(request),
-            ),
-        )
-        if status is None:
-            zone = getattr(request.user, "time_zone", "UTC")
-            messages.success(
-                request,
-                f"Embargo moved to {as_read_in(embargo.ends_at, zone)}. "
-                "Every party must acknowledge it again.",
-            )
-            return back_to(report, PANEL)
-    return _refused(request, report, form, "embargo_move", status=status)
+    return _change(
+        request,
+        report,
+        MoveEmbargoForm(request.POST),
+        bound_as="embargo_move",
+        action=lambda data, common: move_embargo(
+            embargo=embargo,
+            ends_at=data["ends_at_utc"],
+            reason=data["reason"],
+            seen_version=data["version"],
+            **common,
+        ),
+        done=lambda data: (
+            f"Embargo moved to {_read_by(request, embargo.ends_at)}. Every party must acknowledge it again."
+        ),
+    )
 
 
 @never_cache
@@ -159,24 +160,16 @@ def lift(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Lift the running embargo now."""
     report = report_for(request.user, tracking_id)
     embargo = _embargo_of(report)
-    form = LiftEmbargoForm(request.POST)
-    status: int | None = 400
-    if form.is_valid():
-        data = form.cleaned_data
-        status = _run(
-            form,
-            lambda: lift_embargo(
-                embargo=embargo,
-                actor=request.user,
-                reason=data["reason"],
-                seen_version=data["version"],
-                ip=client_ip(request),
-            ),
-        )
-        if status is None:
-            messages.success(request, "Embargo lifted. Every triager and admin may see this report again.")
-            return back_to(report, PANEL)
-    return _refused(request, report, form, "embargo_lift", status=status)
+    return _change(
+        request,
+        report,
+        LiftEmbargoForm(request.POST),
+        bound_as="embargo_lift",
+        action=lambda data, common: lift_embargo(
+            embargo=embargo, reason=data["reason"], seen_version=data["version"], **common
+        ),
+        done=lambda data: "Embargo lifted. Every triager and admin may see this report again.",
+    )
 
 
 @never_cache
@@ -186,25 +179,16 @@ def party_add(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Bind an upstream project or an internal team to the embargo."""
     report = report_for(request.user, tracking_id)
     embargo = _embargo_of(report)
-    form = PartyForm(request.POST)
-    status: int | None = 400
-    if form.is_valid():
-        data = form.cleaned_data
-        status = _run(
-            form,
-            lambda: add_party(
-                embargo=embargo,
-                kind=data["kind"],
-                label=data["label"],
-                email=data["email"] or None,
-                actor=request.user,
-                ip=client_ip(request),
-            ),
-        )
-        if status is None:
-            messages.success(request, f"{data['label'].strip()} is now a party to the embargo.")
-            return back_to(report, PANEL)
-    return _refused(request, report, form, "embargo_party", status=status)
+    return _change(
+        request,
+        report,
+        PartyForm(request.POST),
+        bound_as="embargo_party",
+        action=lambda data, common: add_party(
+            embargo=embargo, kind=data["kind"], label=data["label"], email=data["email"] or None, **common
+        ),
+        done=lambda data: f"{data['label'].strip()} is now a party to the embargo.",
+    )
 
 
 @never_cache
@@ -234,18 +218,15 @@ def acknowledge(request: HttpRequest, tracking_id: str, uid: uuid.UUID) -> HttpR
 def grant(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Let another triager or admin see the report while it is embargoed."""
     report = report_for(request.user, tracking_id)
-    form = GrantForm(request.POST, report=report)
-    status: int | None = 400
-    if form.is_valid():
-        chosen = form.cleaned_data["user"]
-        assert isinstance(chosen, User)
-        status = _run(
-            form, lambda: grant_access(report=report, user=chosen, actor=request.user, ip=client_ip(request))
-        )
-        if status is None:
-            messages.success(request, f"{chosen.get_full_name()} may now see this report.")
-            return back_to(report, PANEL)
-    return _refused(request, report, form, "embargo_grant", status=status)
+    return _change(
+        request,
+        report,
+        GrantForm(request.POST, report=report),
+        bound_as="embargo_grant",
+        # ``user`` is a StaffChoiceField: a User (an active triager or admin not granted yet).
+        action=lambda data, common: grant_access(report=report, user=data["user"], **common),
+        done=lambda data: f"{data['user'].get_full_name()} may now see this report.",
+    )
 
 
 @never_cache
@@ -305,8 +286,7 @@ def break_glass_view(request: HttpRequest, tracking_id: str) -> HttpResponse:
         except ValidationError as error:
             _attach(form, error)
         else:
-            zone = getattr(request.user, "time_zone", "UTC")
-            until = as_read_in(taken.expires_at, zone) if taken.expires_at else ""
+            until = _read_by(request, taken.expires_at) if taken.expires_at else ""
             messages.warning(
                 request,
                 f"You broke the glass: you may see {hidden.tracking_id} until {until}. The security lead and "
