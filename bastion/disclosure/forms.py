@@ -96,25 +96,34 @@ class AffectedForm(forms.Form):
 AffectedFormSet = formset_factory(AffectedForm, extra=2, max_num=50, absolute_max=60)
 
 
+def _advisory_text(label: str, max_length: int, *, rows: int, help_text: str) -> forms.CharField:
+    """A prose field of the advisory: optional, in a text area, passed on as typed.
+
+    Not stripped here: the advisory services clean the text (``rules``), so one rule decides which
+    spaces and line breaks are kept, whichever way the text came in.
+    """
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=max_length,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        help_text=help_text,
+    )
+
+
 class AdvisoryForm(forms.Form):
     """Every field of an advisory but the affected products (:data:`AffectedFormSet`)."""
 
     title = forms.CharField(label="Title", max_length=MAX_TITLE)
-    summary = forms.CharField(
-        label="Summary",
-        required=False,
-        max_length=MAX_SUMMARY,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+    summary = _advisory_text(
+        "Summary",
+        MAX_SUMMARY,
+        rows=3,
         help_text="One paragraph: what is affected and what an attacker can do.",
     )
-    description = forms.CharField(
-        label="Description",
-        required=False,
-        max_length=MAX_DESCRIPTION,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 12}),
-        help_text="Markdown. The details, without an exploit recipe.",
+    description = _advisory_text(
+        "Description", MAX_DESCRIPTION, rows=12, help_text="Markdown. The details, without an exploit recipe."
     )
     cvss_v3 = forms.CharField(
         label="CVSS 3.1 vector",
@@ -150,12 +159,10 @@ class AdvisoryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, **MONO}),
         help_text="One https:// URL per line: the fix, the release notes, the upstream advisory.",
     )
-    workaround = forms.CharField(
-        label="Workaround",
-        required=False,
-        max_length=MAX_WORKAROUND,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
+    workaround = _advisory_text(
+        "Workaround",
+        MAX_WORKAROUND,
+        rows=4,
         help_text="Markdown. What users can do before they can upgrade; empty if nothing.",
     )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

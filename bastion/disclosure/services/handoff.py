@@ -368,28 +368,35 @@ def _zip_name(packet: Packet) -> str:
     return f"{packet.tracking_id}-handoff.zip"
 
 
+def _packet_reader(actor: ActorArg, handoff: Handoff) -> User:
+    """Who opens ``handoff``'s sealed packet: staff who may see its report, while its content exists."""
+    user = _staff_on(actor, handoff.report)
+    if handoff.report.data_key.is_destroyed:
+        raise HandoffRefused("packet", "This report's content was destroyed, and the packet with it.")
+    return user
+
+
+def _sealed_packet(handoff: Handoff) -> Packet:
+    """The packet as it was sealed at hand-over (audit the read first, in the same transaction)."""
+    return Packet.from_json(open_json(handoff, "packet", key=handoff.report.data_key_plain()))
+
+
 def open_packet(*, handoff: Handoff, actor: ActorArg, ip: str | None = None) -> Packet:
     """The packet as it was handed over, for staff who may see the report (audited REPORT_VIEWED)."""
-    report = handoff.report
-    user = _staff_on(actor, report)
-    if report.data_key.is_destroyed:
-        raise HandoffRefused("packet", "This report's content was destroyed, and the packet with it.")
+    user = _packet_reader(actor, handoff)
     with transaction.atomic():
         data = {"scope": "handoff_packet", "handoff": str(handoff.uid)}
-        record(event=Event.REPORT_VIEWED, actor=user, target=report, data=data, ip=ip)
-        return Packet.from_json(open_json(handoff, "packet", key=report.data_key_plain()))
+        record(event=Event.REPORT_VIEWED, actor=user, target=handoff.report, data=data, ip=ip)
+        return _sealed_packet(handoff)
 
 
 def download_packet(*, handoff: Handoff, actor: ActorArg, ip: str | None = None) -> HandoffExport:
     """The packet of an earlier hand-off as a zip again (audited HANDOFF_EXPORTED, ``again``)."""
-    report = handoff.report
-    user = _staff_on(actor, report)
-    if report.data_key.is_destroyed:
-        raise HandoffRefused("packet", "This report's content was destroyed, and the packet with it.")
+    user = _packet_reader(actor, handoff)
     with transaction.atomic():
         data = {**_audit_data(handoff), "again": True}
-        record(event=Event.HANDOFF_EXPORTED, actor=user, target=report, data=data, ip=ip)
-        packet = Packet.from_json(open_json(handoff, "packet", key=report.data_key_plain()))
+        record(event=Event.HANDOFF_EXPORTED, actor=user, target=handoff.report, data=data, ip=ip)
+        packet = _sealed_packet(handoff)
     at = handoff.sent_at or handoff.created_at
     return HandoffExport(handoff=handoff, filename=_zip_name(packet), content=packet.zip_bytes(at=at))
 

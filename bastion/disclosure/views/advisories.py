@@ -8,9 +8,10 @@ Every response is ``never_cache``: these pages hold embargoed, decrypted content
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.forms import Form
@@ -59,15 +60,12 @@ from bastion.disclosure.services.advisories import (
     withdraw_advisory,
 )
 from bastion.disclosure.services.advisories.rules import describe_affected
+from bastion.disclosure.views.upstream import client_ip
 from bastion.lib.markdown import render_markdown
 from bastion.reports.access import visible_reports
 from bastion.reports.cwe import cwe_name
 
 PAGE_SIZE = 100
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return get_client_ip_address(request)
 
 
 def _user(request: HttpRequest) -> User:
@@ -118,9 +116,9 @@ def advisory_new(request: HttpRequest) -> HttpResponse:
             else:
                 reports = [found[tracking_id] for tracking_id in ids]
                 try:
-                    content = draft_from_reports(reports, request.user, ip=_ip(request))
+                    content = draft_from_reports(reports, request.user, ip=client_ip(request))
                     advisory = create_advisory(
-                        reports=reports, content=content, actor=request.user, ip=_ip(request)
+                        reports=reports, content=content, actor=request.user, ip=client_ip(request)
                     )
                 except AdvisoryRejected as error:
                     _refusal(form, error)
@@ -136,7 +134,7 @@ def advisory_new(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, advisory: Advisory, bound: dict[str, Form]) -> dict[str, Any]:
-    content = open_advisory(advisory=advisory, actor=request.user, ip=_ip(request))
+    content = open_advisory(advisory=advisory, actor=request.user, ip=client_ip(request))
     user = _user(request)
     now = timezone.now()
     version = {"version": advisory.version}
@@ -212,7 +210,7 @@ def advisory_edit(request: HttpRequest, identifier: str) -> HttpResponse:
                     content=form.to_content(affected),
                     actor=request.user,
                     seen_version=form.cleaned_data["version"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except StaleAdvisoryEdit as error:
                 # The text stays; the form now carries the current version, so saving again is a
@@ -234,7 +232,7 @@ def advisory_edit(request: HttpRequest, identifier: str) -> HttpResponse:
         else:
             status = 400
     else:
-        content = open_advisory(advisory=advisory, actor=request.user, ip=_ip(request))
+        content = open_advisory(advisory=advisory, actor=request.user, ip=client_ip(request))
         form = AdvisoryForm(initial=AdvisoryForm.initial_for(content, advisory.version))
         rows = AffectedFormSet(initial=affected_initial(content), prefix="affected")
     context = {"advisory": advisory, "form": form, "rows": rows}
@@ -254,7 +252,7 @@ def advisory_revisions(request: HttpRequest, identifier: str) -> HttpResponse:
     diffs, error, status = [], "", 200
     if a != b:
         try:
-            diffs = revision_diff(advisory, a, b, request.user, ip=_ip(request))
+            diffs = revision_diff(advisory, a, b, request.user, ip=client_ip(request))
         except AdvisoryRejected as refused:
             error, status = refused.messages[0], 400
     context = {"advisory": advisory, "revisions": revisions, "a": a, "b": b, "diffs": diffs, "error": error}
@@ -268,8 +266,12 @@ def _number(value: str | None, default: int) -> int:
         return default
 
 
+# A step runs one service on the advisory with the POSTed form's cleaned data and says what it did.
+AdvisoryStep = Callable[[HttpRequest, Advisory, dict[str, Any]], str]
+
+
 def _act(
-    request: HttpRequest, identifier: str, form_class: type[Form], name: str, action: Any
+    request: HttpRequest, identifier: str, form_class: type[Form], name: str, step: AdvisoryStep
 ) -> HttpResponse:
     """Run one service on a POSTed action form; the page again with the refusal if it is refused."""
     advisory = advisory_for(request.user, identifier)
@@ -277,7 +279,7 @@ def _act(
     status = 400
     if form.is_valid():
         try:
-            done = action(advisory, form.cleaned_data)
+            done = step(request, advisory, form.cleaned_data)
         except StaleAdvisoryEdit as error:
             form.add_error(None, error.messages)
             status = 409
@@ -295,124 +297,111 @@ def _act(
     return render_detail(request, advisory, bound={name: form}, status=status)
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_submit(request: HttpRequest, identifier: str) -> HttpResponse:
+def _advisory_action(
+    form_class: type[Form], name: str, *, admin_only: str | None = None
+) -> Callable[[AdvisoryStep], Callable[[HttpRequest, str], HttpResponse]]:
+    """Make a step into an action on the advisory's page: a staff-only, uncached POST view.
+
+    The view answers as :func:`_act` does; the form it reads is ``form_class``, shown as ``name`` on
+    the page. ``admin_only`` is the refusal (403) for anyone but the lead, for an action only an
+    admin may take; it comes after the 404 of an advisory the user may not see, since a 403 would
+    confirm that the advisory exists.
+    """
+
+    def view_of(step: AdvisoryStep) -> Callable[[HttpRequest, str], HttpResponse]:
+        @never_cache
+        @triager_required
+        @require_POST
+        @functools.wraps(step)
+        def view(request: HttpRequest, identifier: str) -> HttpResponse:
+            if admin_only is not None:
+                advisory_for(request.user, identifier)
+                if not is_admin(request.user):
+                    raise PermissionDenied(admin_only)
+            return _act(request, identifier, form_class, name, step)
+
+        return view
+
+    return view_of
+
+
+@_advisory_action(VersionedForm, "action")
+def advisory_submit(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Submit the draft for review by a second staff member."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        submit_for_review(
-            advisory=advisory, actor=request.user, seen_version=data["version"], ip=_ip(request)
-        )
-        return f"{advisory.identifier} is in review: a second staff member approves it."
-
-    return _act(request, identifier, VersionedForm, "action", action)
+    submit_for_review(
+        advisory=advisory, actor=request.user, seen_version=data["version"], ip=client_ip(request)
+    )
+    return f"{advisory.identifier} is in review: a second staff member approves it."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_approve(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(VersionedForm, "action")
+def advisory_approve(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Approve the latest revision (refused to its author and its submitter)."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        approve_advisory(advisory=advisory, actor=request.user, seen_version=data["version"], ip=_ip(request))
-        return f"{advisory.identifier} approved."
-
-    return _act(request, identifier, VersionedForm, "action", action)
+    approve_advisory(
+        advisory=advisory, actor=request.user, seen_version=data["version"], ip=client_ip(request)
+    )
+    return f"{advisory.identifier} approved."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_send_back(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(SendBackForm, "send_back")
+def advisory_send_back(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Send it back to its author as a draft, with what needs to change."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        send_back(
-            advisory=advisory,
-            actor=request.user,
-            reason=data["reason"],
-            seen_version=data["version"],
-            ip=_ip(request),
-        )
-        return f"{advisory.identifier} was sent back to its author."
-
-    return _act(request, identifier, SendBackForm, "send_back", action)
+    send_back(
+        advisory=advisory,
+        actor=request.user,
+        reason=data["reason"],
+        seen_version=data["version"],
+        ip=client_ip(request),
+    )
+    return f"{advisory.identifier} was sent back to its author."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_schedule(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(ScheduleForm, "schedule")
+def advisory_schedule(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Plan the publication (default: the embargo's end) and tell the reporters the date."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        schedule_publication(
-            advisory=advisory,
-            actor=request.user,
-            publish_at=data["publish_at"],
-            override_reason=data["override_reason"] or None,
-            seen_version=data["version"],
-            ip=_ip(request),
-        )
-        return f"{advisory.identifier} is planned; its reporters were told the date."
-
-    return _act(request, identifier, ScheduleForm, "schedule", action)
+    schedule_publication(
+        advisory=advisory,
+        actor=request.user,
+        publish_at=data["publish_at"],
+        override_reason=data["override_reason"] or None,
+        seen_version=data["version"],
+        ip=client_ip(request),
+    )
+    return f"{advisory.identifier} is planned; its reporters were told the date."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_publish(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(VersionedForm, "action")
+def advisory_publish(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Publish now, if every item of the checklist holds (the scheduled task does the same on time)."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        if data["version"] != advisory.version:
-            raise StaleAdvisoryEdit(advisory, seen=data["version"], reader=_user(request))
-        publish_advisory(advisory=advisory, actor=request.user, ip=_ip(request))
-        return f"{advisory.identifier} is published."
-
-    return _act(request, identifier, VersionedForm, "action", action)
+    if data["version"] != advisory.version:
+        raise StaleAdvisoryEdit(advisory, seen=data["version"], reader=_user(request))
+    publish_advisory(advisory=advisory, actor=request.user, ip=client_ip(request))
+    return f"{advisory.identifier} is published."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_republish(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(RepublishForm, "republish")
+def advisory_republish(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Republish a published advisory (an approved update, or corrected credits) with a public note."""
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        update_published_advisory(
-            advisory=advisory,
-            summary=data["summary"],
-            actor=request.user,
-            seen_version=data["version"],
-            ip=_ip(request),
-        )
-        return f"{advisory.identifier} was republished; the change log says so."
-
-    return _act(request, identifier, RepublishForm, "republish", action)
+    update_published_advisory(
+        advisory=advisory,
+        summary=data["summary"],
+        actor=request.user,
+        seen_version=data["version"],
+        ip=client_ip(request),
+    )
+    return f"{advisory.identifier} was republished; the change log says so."
 
 
-@never_cache
-@triager_required
-@require_POST
-def advisory_withdraw(request: HttpRequest, identifier: str) -> HttpResponse:
+@_advisory_action(
+    WithdrawForm, "withdraw", admin_only="Only the security lead (an admin) may withdraw an advisory."
+)
+def advisory_withdraw(request: HttpRequest, advisory: Advisory, data: dict[str, Any]) -> str:
     """Withdraw the advisory, with a public reason (the lead only)."""
-    advisory_for(request.user, identifier)  # a 404 first: a 403 would confirm that it exists
-    if not is_admin(request.user):
-        raise PermissionDenied("Only the security lead (an admin) may withdraw an advisory.")
-
-    def action(advisory: Advisory, data: dict[str, Any]) -> str:
-        withdraw_advisory(
-            advisory=advisory,
-            actor=request.user,
-            reason=data["reason"],
-            seen_version=data["version"],
-            ip=_ip(request),
-        )
-        return f"{advisory.identifier} was withdrawn."
-
-    return _act(request, identifier, WithdrawForm, "withdraw", action)
+    withdraw_advisory(
+        advisory=advisory,
+        actor=request.user,
+        reason=data["reason"],
+        seen_version=data["version"],
+        ip=client_ip(request),
+    )
+    return f"{advisory.identifier} was withdrawn."

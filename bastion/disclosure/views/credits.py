@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 
-from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
@@ -23,24 +22,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bastion.accounts.permissions import triager_required
 from bastion.disclosure.credit_forms import AddCreditForm, CorrectCreditForm, WithdrawCreditForm
-from bastion.reports.access import only_visible, visible_reports
-from bastion.reports.identifiers import TRACKING_ID
+from bastion.disclosure.views.upstream import attach_errors, client_ip
+from bastion.reports.access import only_visible, visible_report, visible_reports
 from bastion.reports.models import Report
 from bastion.reports.models.credit import Credit
 from bastion.reports.services import credits
 
 
-def _ip(request: HttpRequest) -> str | None:
-    address: str | None = get_client_ip_address(request)
-    return address
-
-
 def _report(request: HttpRequest, tracking_id: str) -> Report:
     """The report ``tracking_id`` if the user may see it; Http404 otherwise."""
-    if not TRACKING_ID.fullmatch(tracking_id):
+    report = visible_report(request.user, tracking_id)
+    if report is None:
         raise Http404("No such report.")
-    rows = visible_reports(request.user).select_related("reporter", "data_key")
-    return get_object_or_404(rows, tracking_id=tracking_id)
+    return report
 
 
 def _credit(request: HttpRequest, uid: uuid.UUID) -> Credit:
@@ -53,7 +47,7 @@ def _credit(request: HttpRequest, uid: uuid.UUID) -> Credit:
 
 def _opened(request: HttpRequest, credit: Credit) -> credits.OpenedCredit:
     """``credit`` opened for the user (an audited read of the report's credits)."""
-    for opened in credits.report_credits(report=credit.report, actor=request.user, ip=_ip(request)):
+    for opened in credits.report_credits(report=credit.report, actor=request.user, ip=client_ip(request)):
         if opened.credit.pk == credit.pk:
             return opened
     raise Http404("No such credit.")
@@ -67,11 +61,7 @@ def _to_list(report: Report) -> HttpResponseRedirect:
 
 def _refusal(form: Form, error: ValidationError) -> int:
     """Put a service's refusal beside the field it names; the status to answer with."""
-    if hasattr(error, "error_dict"):
-        for field, problems in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
+    attach_errors(form, error)
     return 409 if isinstance(error, credits.StaleCredit) else 400
 
 
@@ -83,7 +73,7 @@ def _list_page(
     sharing = visible_reports(request.user).filter(duplicate_of=report, duplicate_credit=True)
     context = {
         "report": report,
-        "credits": credits.report_credits(report=report, actor=request.user, ip=_ip(request)),
+        "credits": credits.report_credits(report=report, actor=request.user, ip=client_ip(request)),
         "sharing": list(sharing.order_by("received_at").only("tracking_id")),
         "add_form": add_form or AddCreditForm(),
     }
@@ -117,7 +107,7 @@ def credit_add(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 appearance=form.cleaned_data["appearance"],
                 for_reporter=form.cleaned_data["for_reporter"],
                 actor=request.user,
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ValidationError as error:
             status = _refusal(form, error)
@@ -146,7 +136,7 @@ def credit_correct(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                     actor=request.user,
                     seen_version=form.cleaned_data["version"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except ValidationError as error:
                 status = _refusal(form, error)
@@ -187,7 +177,7 @@ def credit_withdraw(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                     actor=request.user,
                     seen_version=form.cleaned_data["version"],
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
             except ValidationError as error:
                 status = _refusal(form, error)
@@ -204,6 +194,6 @@ def credit_withdraw(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
 def credit_history(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
     """Every change to a credit: who, when, before and after, and why (an audited read)."""
     credit = _credit(request, uid)
-    entries = credits.credit_history(credit, request.user, ip=_ip(request))
+    entries = credits.credit_history(credit, request.user, ip=client_ip(request))
     context = {"report": credit.report, "credit": credit, "entries": entries}
     return render(request, "disclosure/credit_history.html", context)

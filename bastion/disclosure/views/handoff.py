@@ -12,7 +12,6 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -34,9 +33,8 @@ from bastion.disclosure.services.handoff import (
 )
 from bastion.disclosure.services.upstream import key_status
 from bastion.disclosure.upstream_forms import HandoffForm, HandoffUpdateForm
-from bastion.disclosure.views.upstream import client_ip
-from bastion.reports.access import only_visible, visible_reports
-from bastion.reports.identifiers import TRACKING_ID
+from bastion.disclosure.views.upstream import attach_errors, client_ip
+from bastion.reports.access import only_visible, visible_report
 from bastion.reports.models import Report
 
 SEND, EXPORT = "send", "export"
@@ -44,10 +42,10 @@ SEND, EXPORT = "send", "export"
 
 def _report(request: HttpRequest, tracking_id: str) -> Report:
     """The report if the user may see it; Http404 otherwise (never a 403 that confirms it exists)."""
-    if not TRACKING_ID.fullmatch(tracking_id):
+    report = visible_report(request.user, tracking_id)
+    if report is None:
         raise Http404("No such report.")
-    rows = visible_reports(request.user).select_related("reporter", "data_key")
-    return get_object_or_404(rows, tracking_id=tracking_id)
+    return report
 
 
 def _handoff(request: HttpRequest, uid: uuid.UUID) -> Handoff:
@@ -56,14 +54,6 @@ def _handoff(request: HttpRequest, uid: uuid.UUID) -> Handoff:
         "report__reporter", "report__data_key", "contact", "created_by"
     )
     return get_object_or_404(rows, uid=uid)
-
-
-def _attach(form: Form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 def _download(export: HandoffExport) -> HttpResponse:
@@ -104,7 +94,7 @@ def handoff_new(request: HttpRequest, tracking_id: str) -> HttpResponse:
                     return _download(export_handoff(**arguments))
                 handoff = send_handoff(**arguments)
             except ValidationError as error:
-                _attach(form, error)
+                attach_errors(form, error)
             else:
                 messages.success(
                     request,
@@ -203,7 +193,7 @@ def handoff_page(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
             )
             return _page(request, handoff, form, status=409, stale=True)
         except ValidationError as error:
-            _attach(form, error)
+            attach_errors(form, error)
         else:
             label = HandoffStatus(data["status"]).label.lower()
             messages.success(request, f"Saved: {handoff.contact.project} is {label}.")

@@ -8,6 +8,7 @@ from datetime import datetime
 from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -28,7 +29,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return address
 
 
-def attach_errors(form: UpstreamContactForm, error: ValidationError) -> None:
+def attach_errors(form: Form, error: ValidationError) -> None:
     """Put a service's refusal beside the field it names (or above the form)."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)

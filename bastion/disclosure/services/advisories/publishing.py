@@ -9,7 +9,8 @@ not validate, a credit un-confirmed a moment ago) rolls the whole publication ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import transaction
@@ -112,6 +113,28 @@ def _blocked_by(item: ChecklistItem, checklist: Checklist) -> Checklist:
     return Checklist(items=tuple(item if old.key == item.key else old for old in checklist.items))
 
 
+@contextmanager
+def _checklist_holding(
+    advisory: Advisory, *, at: datetime, actor: ActorArg, ip: str | None
+) -> Iterator[None]:
+    """Run the block (a publication) only if the pre-publish checklist holds at ``at``.
+
+    PublicationBlocked, audited, when it does not; likewise when the block fails a check late
+    (:class:`_RolledBack`, raised after the claim), with that item in the checklist's place. The
+    refusal is recorded outside the block, whose transaction has rolled back by then.
+    """
+    checklist = prepublish_checklist(advisory, now=at)
+    if not checklist.ok:
+        record_blocked(advisory, checklist, actor=actor, ip=ip)
+        raise PublicationBlocked(advisory, checklist)
+    try:
+        yield
+    except _RolledBack as failed:
+        blocked = _blocked_by(failed.item, checklist)
+        record_blocked(advisory, blocked, actor=actor, ip=ip)
+        raise PublicationBlocked(advisory, blocked) from failed
+
+
 def _publish_in_public(
     row: Advisory,
     reports: Sequence[Report],
@@ -168,42 +191,33 @@ def publish_advisory(
             f"{advisory.identifier} is already published: edit it, have it approved, then republish it.",
             code="published",
         )
-    checklist = prepublish_checklist(advisory, now=at)
-    if not checklist.ok:
-        record_blocked(advisory, checklist, actor=actor, ip=ip)
-        raise PublicationBlocked(advisory, checklist)
-    try:
-        with transaction.atomic():
-            revision = latest_revision(advisory).number
-            claimed = Advisory.objects.filter(
-                pk=advisory.pk,
-                published_at__isnull=True,
-                state=AdvisoryState.APPROVED,
-                approved_revision=revision,
-                publish_at=advisory.publish_at,
-            ).update(state=AdvisoryState.PUBLISHED, published_at=at)
-            if not claimed:
-                raise AdvisoryRejected(
-                    f"{advisory.identifier} changed or was published a moment ago; reload it.", code="claimed"
-                )
-            row = Advisory.objects.select_related("data_key").get(pk=advisory.pk)
-            reports = list(row.reports.select_related("data_key", "reporter"))
-            credits = _credits(reports)
-            content = open_content(row, key=row.data_key_plain())
-            meta = next_meta(row, credits=credits, at=at, summary=INITIAL)
-            _publish_in_public(row, reports, content=content, meta=meta, actor=actor, at=at)
-            row.published_revision = revision
-            save_changed(row, advisory, by=row.updated_by, fields=["published", "published_revision"])
-            advisory.state, advisory.published_at = row.state, row.published_at
-            AdvisoryChange.objects.create(advisory=row, revision=1, summary=INITIAL, created_at=at)
-            for report in reports:
-                note_advisory_published(report=report, identifier=row.identifier)
-            data = {"revision": 1, "draft_revision": revision, "credits": len(credits)}
-            record(event=Event.ADVISORY_PUBLISHED, actor=actor, target=row, data=data, ip=ip)
-    except _RolledBack as failed:
-        blocked = _blocked_by(failed.item, checklist)
-        record_blocked(advisory, blocked, actor=actor, ip=ip)
-        raise PublicationBlocked(advisory, blocked) from failed
+    with _checklist_holding(advisory, at=at, actor=actor, ip=ip), transaction.atomic():
+        revision = latest_revision(advisory).number
+        claimed = Advisory.objects.filter(
+            pk=advisory.pk,
+            published_at__isnull=True,
+            state=AdvisoryState.APPROVED,
+            approved_revision=revision,
+            publish_at=advisory.publish_at,
+        ).update(state=AdvisoryState.PUBLISHED, published_at=at)
+        if not claimed:
+            raise AdvisoryRejected(
+                f"{advisory.identifier} changed or was published a moment ago; reload it.", code="claimed"
+            )
+        row = Advisory.objects.select_related("data_key").get(pk=advisory.pk)
+        reports = list(row.reports.select_related("data_key", "reporter"))
+        credits = _credits(reports)
+        content = open_content(row, key=row.data_key_plain())
+        meta = next_meta(row, credits=credits, at=at, summary=INITIAL)
+        _publish_in_public(row, reports, content=content, meta=meta, actor=actor, at=at)
+        row.published_revision = revision
+        save_changed(row, advisory, by=row.updated_by, fields=["published", "published_revision"])
+        advisory.state, advisory.published_at = row.state, row.published_at
+        AdvisoryChange.objects.create(advisory=row, revision=1, summary=INITIAL, created_at=at)
+        for report in reports:
+            note_advisory_published(report=report, identifier=row.identifier)
+        data = {"revision": 1, "draft_revision": revision, "credits": len(credits)}
+        record(event=Event.ADVISORY_PUBLISHED, actor=actor, target=row, data=data, ip=ip)
     return advisory
 
 
@@ -232,41 +246,32 @@ def update_published_advisory(
         raise AdvisoryRejected(
             f"{advisory.identifier} is not a published advisory: publish it first.", code="state"
         )
-    checklist = prepublish_checklist(advisory, now=at)
-    if not checklist.ok:
-        record_blocked(advisory, checklist, actor=actor, ip=ip)
-        raise PublicationBlocked(advisory, checklist)
-    try:
-        with transaction.atomic():
-            row = locked(advisory, seen_version=seen_version, reader=user)
-            revision = latest_revision(row).number
-            if (
-                row.state not in (AdvisoryState.APPROVED, AdvisoryState.PUBLISHED)
-                or row.approved_revision != revision
-            ):
-                raise AdvisoryRejected(f"{row.identifier} changed a moment ago; reload it.", code="claimed")
-            reports = list(row.reports.select_related("data_key", "reporter"))
-            credits = _credits(reports)
-            content = open_content(row, key=row.data_key_plain())
-            prior = row.publication_meta()
-            if prior is not None and content == row.public_content() and tuple(credits) == prior.credits:
-                raise AdvisoryRejected(
-                    f"Nothing changed since {row.identifier} was last published: edit it or correct a "
-                    "credit first.",
-                    code="unchanged",
-                )
-            meta = next_meta(row, credits=credits, at=at, summary=text)
-            _publish_in_public(row, reports, content=content, meta=meta, actor=actor, at=at)
-            row.state, row.published_revision = AdvisoryState.PUBLISHED, revision
-            save_changed(row, advisory, by=user, fields=["state", "published", "published_revision"])
-            number = len(meta.revisions)
-            AdvisoryChange.objects.create(advisory=row, revision=number, summary=text, created_at=at)
-            data = {"revision": number, "draft_revision": revision, "credits": len(credits)}
-            record(event=Event.ADVISORY_UPDATED, actor=actor, target=row, data=data, ip=ip)
-    except _RolledBack as failed:
-        blocked = _blocked_by(failed.item, checklist)
-        record_blocked(advisory, blocked, actor=actor, ip=ip)
-        raise PublicationBlocked(advisory, blocked) from failed
+    with _checklist_holding(advisory, at=at, actor=actor, ip=ip), transaction.atomic():
+        row = locked(advisory, seen_version=seen_version, reader=user)
+        revision = latest_revision(row).number
+        if (
+            row.state not in (AdvisoryState.APPROVED, AdvisoryState.PUBLISHED)
+            or row.approved_revision != revision
+        ):
+            raise AdvisoryRejected(f"{row.identifier} changed a moment ago; reload it.", code="claimed")
+        reports = list(row.reports.select_related("data_key", "reporter"))
+        credits = _credits(reports)
+        content = open_content(row, key=row.data_key_plain())
+        prior = row.publication_meta()
+        if prior is not None and content == row.public_content() and tuple(credits) == prior.credits:
+            raise AdvisoryRejected(
+                f"Nothing changed since {row.identifier} was last published: edit it or correct a "
+                "credit first.",
+                code="unchanged",
+            )
+        meta = next_meta(row, credits=credits, at=at, summary=text)
+        _publish_in_public(row, reports, content=content, meta=meta, actor=actor, at=at)
+        row.state, row.published_revision = AdvisoryState.PUBLISHED, revision
+        save_changed(row, advisory, by=user, fields=["state", "published", "published_revision"])
+        number = len(meta.revisions)
+        AdvisoryChange.objects.create(advisory=row, revision=number, summary=text, created_at=at)
+        data = {"revision": number, "draft_revision": revision, "credits": len(credits)}
+        record(event=Event.ADVISORY_UPDATED, actor=actor, target=row, data=data, ip=ip)
     return advisory
 
 
