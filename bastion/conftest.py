@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connections
 from django.test import Client
@@ -16,7 +17,7 @@ from pytest_django.fixtures import Settings
 
 from bastion.accounts.models import User
 from bastion.audit.testing import flush_allowed
-from bastion.test import PASSWORD, make_staff
+from bastion.test import PASSWORD, T0, make_staff
 from bastion.vault.keys import FileKeyProvider
 
 ClientFactory = Callable[..., Client]
@@ -77,6 +78,13 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    """Time stands still at ``T0`` until the test moves it (a module may start its own elsewhere)."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage as MIMEEntity
 from typing import TypeVar
@@ -32,6 +33,8 @@ from bastion.accounts.models import Role, User
 T = TypeVar("T")
 
 # Long enough for the password validators (min 12, not common, not numeric, not like the e-mail).
+# Where tests that stop the clock (the ``clock`` fixture) start: a Monday, 09:00 UTC.
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "plum-lantern-orbit-47"
 TOTP_PERIOD = 30  # seconds; allauth's default (MFA_TOTP_PERIOD)
 

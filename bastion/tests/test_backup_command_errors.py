@@ -20,7 +20,7 @@ from bastion.lib.openpgp import generate_org_key
 from bastion.reports.models import Report
 from bastion.reports.services.backups import run_backup
 from bastion.reports.services.shredding import ShredReason, shred_report
-from bastion.reports.tests.conftest import private_vault, submit  # noqa: F401  (fixtures)
+from bastion.reports.tests.conftest import private_vault  # noqa: F401  (the autouse fixture)
 from bastion.vault.models import Backup, BackupState
 
 pytestmark = [
@@ -30,17 +30,6 @@ pytestmark = [
 ]
 
 OLD_ARCHIVE = "bastion-20200101T000000Z-0000aa.tar.gpg"
-
-
-@pytest.fixture
-def disk(settings, tmp_path: Path) -> Path:
-    """One directory destination and a private work dir; the directory."""
-    path = tmp_path / "disk"
-    path.mkdir()
-    settings.BACKUP_DESTINATIONS = [str(path)]
-    settings.BACKUP_RECIPIENTS = []
-    settings.BACKUP_WORK_DIR = tmp_path / "work"
-    return path
 
 
 def run(command: str, *args: str) -> tuple[int, str, str]:
@@ -56,7 +45,7 @@ def run(command: str, *args: str) -> tuple[int, str, str]:
 # --- bastion backup --------------------------------------------------------------------------------
 
 
-def test_a_backup_with_nowhere_to_go_exits_1_and_names_the_setting(disk, settings):
+def test_a_backup_with_nowhere_to_go_exits_1_and_names_the_setting(backup_disk, settings):
     settings.BACKUP_DESTINATIONS = []
 
     status, out, err = run("backup")
@@ -68,38 +57,38 @@ def test_a_backup_with_nowhere_to_go_exits_1_and_names_the_setting(disk, setting
 
 
 def test_a_backup_that_misses_one_destination_says_which_and_exits_1(
-    disk,
+    backup_disk,
     settings,
-    submit,  # noqa: F811  (the imported fixture)
+    submit,
     tmp_path,
 ):
     submit()
     unmounted = tmp_path / "not-mounted"
-    settings.BACKUP_DESTINATIONS = [str(disk), str(unmounted)]
+    settings.BACKUP_DESTINATIONS = [str(backup_disk), str(unmounted)]
 
     status, out, _err = run("backup")
 
     assert status == 1
-    [name] = [p.name for p in disk.iterdir()]
+    [name] = [p.name for p in backup_disk.iterdir()]
     assert f"Backup {name}: " in out
-    assert f"  dir:{disk}: {disk / name}" in out
+    assert f"  dir:{backup_disk}: {backup_disk / name}" in out
     assert f"  dir:{unmounted}: FAILED: backup destination {unmounted} does not exist" in out
     assert not unmounted.exists()  # a missing mount point is never created
 
 
-def test_a_backup_says_how_many_old_archives_it_pruned(disk, settings, submit):  # noqa: F811  (fixture)
+def test_a_backup_says_how_many_old_archives_it_pruned(backup_disk, settings, submit):
     submit()
-    settings.BACKUP_DESTINATIONS = [f"{disk}?keep=7d"]
-    (disk / OLD_ARCHIVE).write_bytes(b"an archive from 2020, past every retention rule")
+    settings.BACKUP_DESTINATIONS = [f"{backup_disk}?keep=7d"]
+    (backup_disk / OLD_ARCHIVE).write_bytes(b"an archive from 2020, past every retention rule")
 
     status, out, err = run("backup")
 
     assert (status, err) == (0, "")
-    assert f"  dir:{disk}: pruned 1 old archive(s)" in out
-    assert OLD_ARCHIVE not in [p.name for p in disk.iterdir()]
+    assert f"  dir:{backup_disk}: pruned 1 old archive(s)" in out
+    assert OLD_ARCHIVE not in [p.name for p in backup_disk.iterdir()]
 
 
-def test_a_drill_with_no_archive_anywhere_exits_1_with_the_reason(disk):
+def test_a_drill_with_no_archive_anywhere_exits_1_with_the_reason(backup_disk):
     status, out, err = run("backup", "--verify")
 
     assert status == 1
@@ -107,7 +96,7 @@ def test_a_drill_with_no_archive_anywhere_exits_1_with_the_reason(disk):
     assert out == ""
 
 
-def test_a_drill_reports_the_rows_it_left_shredded(disk, submit):  # noqa: F811  (the imported fixture)
+def test_a_drill_reports_the_rows_it_left_shredded(backup_disk, submit):
     submit()
     doomed = submit(title="Sent to the wrong program").report
     run_backup(actor=Actor.system())
@@ -125,10 +114,10 @@ def test_a_drill_reports_the_rows_it_left_shredded(disk, submit):  # noqa: F811 
 
 
 @pytest.fixture
-def archive(disk, submit) -> Path:  # noqa: F811  (the imported fixture)
+def archive(backup_disk, submit) -> Path:
     """A real archive of one report, in the directory destination."""
     submit()
-    return disk / run_backup(actor=Actor.system()).backup.name
+    return backup_disk / run_backup(actor=Actor.system()).backup.name
 
 
 def test_a_restore_of_a_missing_file_is_a_usage_error(tmp_path):

@@ -11,12 +11,10 @@ staff API) names the embargoed report; anything else is the HTTP status.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -26,21 +24,14 @@ from bastion.accounts.services.api_tokens import create_api_token
 from bastion.reports.models import Embargo, Report
 from bastion.reports.services.embargo import break_glass, lift_embargo, set_embargo
 from bastion.reports.tests.conftest import a_file, private_vault, submit  # noqa: F401  (fixtures)
-from bastion.test import make_staff
+from bastion.test import T0, make_staff
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 END = T0 + timedelta(days=10)
 PERSONAS = ["alice", "bob", "charlie", "dave", "anonymous"]
 STATES = ["none", "running", "ended", "lifted", "break_glass"]
 HTML_VIEWS = ["report", "download", "reply", "note", "status", "inbox", "search", "duplicates", "break_glass"]
 API_VIEWS = ["api_list", "api_detail"]
 GLASS = "Customer escalation about the export outage"
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def sees(persona: str, state: str) -> bool:

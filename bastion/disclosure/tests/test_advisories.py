@@ -1,22 +1,18 @@
 """Drafting advisories: sealed content, identifiers, revisions and diffs, stale edits, a second reviewer.
 
-The fixtures here (a report, a full draft, one ready to publish) are shared by the other
-``test_advisory_*`` modules.
+The fixtures (a report, a full draft) and the helpers (the full content, one ready to publish) are in
+this folder's ``conftest.py``, shared with the other ``test_advisory_*`` modules.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
-from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
-from bastion.accounts.models import User
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.disclosure.content import AdvisoryContent, AffectedPackage
@@ -35,95 +31,17 @@ from bastion.disclosure.services.advisories import (
     submit_for_review,
 )
 from bastion.disclosure.services.advisories.review import review_note
+from bastion.disclosure.tests.conftest import embargo_end, full_content
 from bastion.reports.models import Report, TimelineEntry
-from bastion.reports.services import reporter_actor
-from bastion.reports.services.credits import confirm_credit, ensure_reporter_credit
-from bastion.reports.services.embargo import grant_access, set_embargo
-from bastion.reports.tests.conftest import CANARY, private_vault, submit  # noqa: F401  (fixtures)
+from bastion.reports.services.embargo import set_embargo
+from bastion.reports.tests.conftest import CANARY, private_vault  # noqa: F401  (the autouse fixture)
 from bastion.reports.tests.test_submit_report import every_stored_value, leaks
 from bastion.test import run_at_once
 from bastion.vault.errors import SealError
 from bastion.vault.models import DataKey
 from bastion.vault.orgkey import get_org_key
 
-pytestmark = pytest.mark.django_db
-
-ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"  # a version 4 UUID, as the CVE Program's orgIds are
-RAILS = AffectedPackage(
-    product="Action Pack",
-    vendor="Ruby on Rails",
-    ecosystem="RubyGems",
-    package="actionpack",
-    introduced="7.0.0",
-    fixed="7.1.3.1",
-    affected_versions=">= 7.0.0, < 7.1.3.1",
-)
-
-
-def full_content(**changes: Any) -> AdvisoryContent:
-    """Everything an advisory says, with the canary in its secret text."""
-    content = AdvisoryContent(
-        title=f"Invoice export leaks other tenants {CANARY}",
-        summary="Any signed-in user can read other tenants' invoices.",
-        description=f"The **/export** endpoint ignores the tenant. {CANARY}",
-        affected=(RAILS,),
-        cvss_v3="CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N",
-        cwe_id=639,
-        cve_id="CVE-2026-12345",
-        references=("https://example.org/fix",),
-        workaround="Turn the export off.",
-    )
-    return replace(content, **changes)
-
-
-@pytest.fixture(autouse=True)
-def cve_org(settings) -> None:
-    """A CNA orgId for the CVE export (its schema requires one)."""
-    settings.CVE_ORG_ID = ORG_ID
-
-
-@pytest.fixture
-def report(submit) -> Report:  # noqa: F811  (the imported fixture)
-    """rita's report (the canary in every field), acknowledged; the outbox emptied."""
-    created = submit().report
-    mail.outbox.clear()
-    return created
-
-
-@pytest.fixture
-def draft(report, alice) -> Advisory:
-    """alice's full draft about rita's report."""
-    return create_advisory(reports=[report], content=full_content(), actor=alice)
-
-
-def embargo_end(days: int = 2) -> datetime:
-    """A whole-second instant ``days`` from now: an embargo's end."""
-    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
-
-
-def make_ready(
-    advisory: Advisory,
-    report: Report,
-    *,
-    author: User,
-    reviewer: User,
-    ends_at: datetime,
-    submitted: bool = False,
-) -> Advisory:
-    """``advisory`` with every checklist item in place for ``ends_at``: embargo set to end then
-    (by ``author``, who is granted, and who grants ``reviewer``), the reporter's credit confirmed,
-    approved by ``reviewer`` (``submitted``: it is in review already), scheduled for the embargo's
-    end (the reporter told)."""
-    set_embargo(report=report, ends_at=ends_at, reason="Fix ships with 7.1.3.1", actor=author)
-    grant_access(report=report, user=reviewer, actor=author)
-    credit = ensure_reporter_credit(report)
-    confirm_credit(credit=credit, actor=reporter_actor(report), seen_version=credit.version)
-    if not submitted:
-        submit_for_review(advisory=advisory, actor=author)
-    approve_advisory(advisory=advisory, actor=reviewer)
-    schedule_publication(advisory=advisory, actor=author)
-    advisory.refresh_from_db()
-    return advisory
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 
 
 # --- Drafting and sealing ---------------------------------------------------------------------------
@@ -162,7 +80,7 @@ def test_identifiers_count_up_within_the_year(report, alice, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_advisories_created_at_once_get_different_identifiers(submit, alice):  # noqa: F811
+def test_advisories_created_at_once_get_different_identifiers(submit, alice):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
         pytest.skip("needs a file or server database (see reports/tests/test_concurrency.py)")
     get_org_key()
@@ -176,7 +94,7 @@ def test_advisories_created_at_once_get_different_identifiers(submit, alice):  #
     assert Advisory.objects.count() == 4
 
 
-def test_the_first_draft_takes_the_title_and_the_scores_of_its_reports(submit, alice):  # noqa: F811
+def test_the_first_draft_takes_the_title_and_the_scores_of_its_reports(submit, alice):
     low = submit(title="Low one").report
     high = submit(title="High one").report
     Report.objects.filter(pk=low.pk).update(

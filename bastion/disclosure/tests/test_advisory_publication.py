@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +16,7 @@ from django.db import connection
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.disclosure import publish_tasks
+from bastion.disclosure.exports.testing import RAILS
 from bastion.disclosure.models import Advisory, AdvisoryChange, AdvisoryState, PublishedDocument
 from bastion.disclosure.services.advisories import (
     AdvisoryRejected,
@@ -29,8 +30,7 @@ from bastion.disclosure.services.advisories import (
     update_published_advisory,
     withdraw_advisory,
 )
-from bastion.disclosure.tests import test_advisories as drafting
-from bastion.disclosure.tests.test_advisories import CANARY, RAILS, embargo_end, full_content, make_ready
+from bastion.disclosure.tests.conftest import ORG_ID, embargo_end, full_content, make_ready
 from bastion.reports.models import (
     Credit,
     Embargo,
@@ -44,21 +44,13 @@ from bastion.reports.models import (
 from bastion.reports.services import open_report, reporter_actor
 from bastion.reports.services.credits import confirm_credit, correct_credit
 from bastion.reports.services.embargo import break_glass, grant_access, move_embargo, set_embargo
+from bastion.reports.tests.conftest import CANARY, private_vault  # noqa: F401  (the autouse fixture)
 from bastion.reports.tests.test_submit_report import every_stored_value, leaks
 from bastion.test import rita, run_at_once
 from bastion.vault.orgkey import get_org_key
 from bastion.worker.scheduler import registered_jobs
 
-pytestmark = pytest.mark.django_db
-
-# The drafting tests' fixtures, found here by pytest as module attributes.
-private_vault, submit, report, draft = (
-    drafting.private_vault,
-    drafting.submit,
-    drafting.report,
-    drafting.draft,
-)
-cve_org = drafting.cve_org
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 
 
 def _planned(report: Report) -> list[dict]:
@@ -353,7 +345,7 @@ def test_two_workers_at_once_publish_once(submit, alice, bob, settings):
         pytest.skip("needs a file or server database (see reports/tests/test_concurrency.py)")
     from bastion.disclosure.services.advisories import create_advisory
 
-    settings.CVE_ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"
+    settings.CVE_ORG_ID = ORG_ID
     get_org_key()
     report = submit().report
     advisory = create_advisory(reports=[report], content=full_content(), actor=alice)
@@ -442,18 +434,6 @@ def test_publishing_twice_by_hand_is_refused(draft, report, alice, bob):
 
 
 # --- Updates and withdrawal ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def published(draft, report, alice, bob) -> Iterator[Advisory]:
-    """``draft``, published at its embargo's end; the test then runs a day later (the embargo over)."""
-    ends = embargo_end()
-    make_ready(draft, report, author=alice, reviewer=bob, ends_at=ends)
-    with time_machine.travel(ends, tick=False):
-        publish_advisory(advisory=draft, actor=alice)
-    draft.refresh_from_db()
-    with time_machine.travel(ends + timedelta(days=1)):
-        yield draft
 
 
 def test_an_update_goes_through_review_and_adds_to_the_public_change_log(published, alice, bob, dave):

@@ -19,25 +19,11 @@ from bastion.disclosure.services.advisories import (
     open_advisory,
     submit_for_review,
 )
-from bastion.disclosure.tests import test_advisories as drafting
-from bastion.disclosure.tests.test_advisories import CANARY, embargo_end, full_content, make_ready
+from bastion.disclosure.tests.conftest import advisory_url, embargo_end, full_content, make_ready
 from bastion.reports.services.embargo import set_embargo
+from bastion.reports.tests.conftest import CANARY, private_vault  # noqa: F401  (the autouse fixture)
 
-pytestmark = pytest.mark.django_db
-
-# The drafting tests' fixtures, found here by pytest as module attributes.
-private_vault, submit, report, draft = (
-    drafting.private_vault,
-    drafting.submit,
-    drafting.report,
-    drafting.draft,
-)
-cve_org = drafting.cve_org
-
-
-def url(name: str, advisory: Advisory | None = None) -> str:
-    args = [advisory.identifier] if advisory is not None else []
-    return reverse(f"disclosure_staff:{name}", args=args)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 
 
 def edit_data(advisory: Advisory, **changes: Any) -> dict[str, Any]:
@@ -80,7 +66,7 @@ ACTIONS = [
 
 
 def _target(name: str, advisory: Advisory) -> str:
-    return url(name) if name in ("advisories", "advisory_new") else url(name, advisory)
+    return advisory_url(name) if name in ("advisories", "advisory_new") else advisory_url(name, advisory)
 
 
 # --- Who may reach the pages -----------------------------------------------------------------------
@@ -119,7 +105,7 @@ def test_it_rejects_bob_on_an_embargoed_report_he_is_not_granted_on(
     client = client_as(bob)
     method = client.post if name in ACTIONS or name == "advisory_withdraw" else client.get
 
-    response = method(url(name, draft), {"version": draft.version, "reason": "Looks wrong to me."})
+    response = method(advisory_url(name, draft), {"version": draft.version, "reason": "Looks wrong to me."})
 
     assert response.status_code == 404
     assert CANARY not in response.content.decode()
@@ -127,16 +113,16 @@ def test_it_rejects_bob_on_an_embargoed_report_he_is_not_granted_on(
 
 
 def test_it_rejects_listing_an_advisory_about_a_report_bob_may_not_see(client_as, alice, bob, report, draft):
-    assert draft.identifier in client_as(bob).get(url("advisories")).content.decode()
+    assert draft.identifier in client_as(bob).get(advisory_url("advisories")).content.decode()
     set_embargo(report=report, ends_at=embargo_end(), reason="Coordinated with Rails", actor=alice)
 
-    assert draft.identifier not in client_as(bob).get(url("advisories")).content.decode()
-    assert draft.identifier in client_as(alice).get(url("advisories")).content.decode()
+    assert draft.identifier not in client_as(bob).get(advisory_url("advisories")).content.decode()
+    assert draft.identifier in client_as(alice).get(advisory_url("advisories")).content.decode()
 
 
 def test_it_rejects_a_withdrawal_by_a_triager(client_as, alice, draft):
     response = client_as(alice).post(
-        url("advisory_withdraw", draft), {"version": draft.version, "reason": "Nope."}
+        advisory_url("advisory_withdraw", draft), {"version": draft.version, "reason": "Nope."}
     )
 
     assert response.status_code == 403
@@ -148,21 +134,21 @@ def test_it_rejects_a_withdrawal_by_a_triager(client_as, alice, draft):
 
 def test_a_draft_is_made_from_reports_picked_by_tracking_id(client_as, alice, report):
     client = client_as(alice)
-    form = client.get(url("advisory_new") + f"?reports={report.tracking_id}")
+    form = client.get(advisory_url("advisory_new") + f"?reports={report.tracking_id}")
     assert report.tracking_id in form.content.decode()
 
-    response = client.post(url("advisory_new"), {"reports": report.tracking_id.lower()})
+    response = client.post(advisory_url("advisory_new"), {"reports": report.tracking_id.lower()})
 
     advisory = Advisory.objects.get()
     assert response.status_code == 303
-    assert response["Location"] == url("advisory_edit", advisory)
+    assert response["Location"] == advisory_url("advisory_edit", advisory)
     assert list(advisory.reports.all()) == [report]
     assert open_advisory(advisory=advisory, actor=alice).title == full_content().title
 
 
 def test_an_unknown_tracking_id_is_refused_and_kept(client_as, alice, report):
     response = client_as(alice).post(
-        url("advisory_new"), {"reports": f"{report.tracking_id}, BST-NOPE000000"}
+        advisory_url("advisory_new"), {"reports": f"{report.tracking_id}, BST-NOPE000000"}
     )
 
     assert response.status_code == 400
@@ -175,9 +161,9 @@ def test_an_unknown_tracking_id_is_refused_and_kept(client_as, alice, report):
 def test_the_report_page_lists_its_advisories_and_offers_a_draft(client_as, alice, report, draft):
     page = client_as(alice).get(reverse("triage:report", args=[report.tracking_id])).content.decode()
 
-    assert url("advisory", draft) in page
+    assert advisory_url("advisory", draft) in page
     assert "Draft an advisory" in page
-    assert f"{url('advisory_new')}?reports={report.tracking_id}" in page
+    assert f"{advisory_url('advisory_new')}?reports={report.tracking_id}" in page
 
 
 def test_saving_the_edit_form_makes_a_revision(client_as, alice, draft):
@@ -185,7 +171,7 @@ def test_saving_the_edit_form_makes_a_revision(client_as, alice, draft):
         draft, summary="Rewritten summary.", **{"affected-1-product": "Billing", "affected-1-fixed": "4.3"}
     )
 
-    response = client_as(alice).post(url("advisory_edit", draft), data)
+    response = client_as(alice).post(advisory_url("advisory_edit", draft), data)
 
     assert response.status_code == 303
     draft.refresh_from_db()
@@ -202,7 +188,7 @@ def test_a_stale_edit_is_refused_with_the_text_kept(client_as, alice, bob, draft
     )
 
     response = client_as(alice).post(
-        url("advisory_edit", draft), edit_data(draft, version=seen, summary="Alice's take.")
+        advisory_url("advisory_edit", draft), edit_data(draft, version=seen, summary="Alice's take.")
     )
 
     assert response.status_code == 409
@@ -214,7 +200,7 @@ def test_a_stale_edit_is_refused_with_the_text_kept(client_as, alice, bob, draft
     draft.refresh_from_db()
     assert f'name="version" value="{draft.version}"' in page
     again = client_as(alice).post(
-        url("advisory_edit", draft), edit_data(draft, version=draft.version, summary="Alice's take.")
+        advisory_url("advisory_edit", draft), edit_data(draft, version=draft.version, summary="Alice's take.")
     )
     assert again.status_code == 303
     draft.refresh_from_db()
@@ -233,7 +219,7 @@ def test_a_stale_edit_is_refused_with_the_text_kept(client_as, alice, bob, draft
 def test_bad_input_is_refused_beside_its_field_and_the_text_kept(
     client_as, alice, draft, field, value, words
 ):
-    response = client_as(alice).post(url("advisory_edit", draft), edit_data(draft, **{field: value}))
+    response = client_as(alice).post(advisory_url("advisory_edit", draft), edit_data(draft, **{field: value}))
 
     assert response.status_code == 400
     page = response.content.decode()
@@ -247,7 +233,7 @@ def test_the_revisions_page_shows_the_diff(client_as, alice, draft):
         advisory=draft, content=full_content(workaround="Upgrade."), actor=alice, seen_version=draft.version
     )
 
-    response = client_as(alice).get(url("advisory_revisions", draft) + "?a=1&b=2")
+    response = client_as(alice).get(advisory_url("advisory_revisions", draft) + "?a=1&b=2")
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -256,7 +242,7 @@ def test_the_revisions_page_shows_the_diff(client_as, alice, draft):
 
 
 def test_the_page_is_an_audited_read_with_the_checklist(client_as, alice, draft):
-    response = client_as(alice).get(url("advisory", draft))
+    response = client_as(alice).get(advisory_url("advisory", draft))
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -273,11 +259,11 @@ def test_the_author_is_told_a_second_person_must_approve(client_as, alice, bob, 
     submit_for_review(advisory=draft, actor=alice)
     draft.refresh_from_db()
 
-    refused = client_as(alice).post(url("advisory_approve", draft), {"version": draft.version})
+    refused = client_as(alice).post(advisory_url("advisory_approve", draft), {"version": draft.version})
     assert refused.status_code == 400
     assert "approval needs a second person" in refused.content.decode()
 
-    approved = client_as(bob).post(url("advisory_approve", draft), {"version": draft.version})
+    approved = client_as(bob).post(advisory_url("advisory_approve", draft), {"version": draft.version})
     assert approved.status_code == 303
     assert Advisory.objects.get(pk=draft.pk).state == AdvisoryState.APPROVED
 
@@ -286,7 +272,9 @@ def test_sending_back_without_a_reason_is_refused(client_as, alice, bob, draft):
     submit_for_review(advisory=draft, actor=alice)
     draft.refresh_from_db()
 
-    response = client_as(bob).post(url("advisory_send_back", draft), {"version": draft.version, "reason": ""})
+    response = client_as(bob).post(
+        advisory_url("advisory_send_back", draft), {"version": draft.version, "reason": ""}
+    )
 
     assert response.status_code == 400
     assert Advisory.objects.get(pk=draft.pk).state == AdvisoryState.IN_REVIEW
@@ -300,14 +288,14 @@ def test_the_schedule_is_read_in_the_viewers_zone_and_shown_with_utc(client_as, 
     )
 
     response = client_as(alice).post(
-        url("advisory_schedule", draft),
+        advisory_url("advisory_schedule", draft),
         {"version": draft.version, "publish_at": local.strftime("%Y-%m-%dT%H:%M")},
     )
 
     assert response.status_code == 303
     planned = Advisory.objects.get(pk=draft.pk).publish_at
     assert planned == local
-    page = client_as(alice).get(url("advisory", draft)).content.decode()
+    page = client_as(alice).get(advisory_url("advisory", draft)).content.decode()
     assert f"{local:%Y-%m-%d} 09:30 (Europe/Paris)" in page
     assert f"{planned.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in page
 
@@ -318,7 +306,7 @@ def test_a_triager_scheduling_before_the_embargo_is_told_why(client_as, alice, r
     early = (ends - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
 
     response = client_as(alice).post(
-        url("advisory_schedule", draft), {"version": draft.version, "publish_at": early}
+        advisory_url("advisory_schedule", draft), {"version": draft.version, "publish_at": early}
     )
 
     assert response.status_code == 400
@@ -327,7 +315,7 @@ def test_a_triager_scheduling_before_the_embargo_is_told_why(client_as, alice, r
 
 
 def test_publish_now_is_refused_while_the_checklist_fails(client_as, alice, draft):
-    response = client_as(alice).post(url("advisory_publish", draft), {"version": draft.version})
+    response = client_as(alice).post(advisory_url("advisory_publish", draft), {"version": draft.version})
 
     assert response.status_code == 409
     assert "check(s) failed" in response.content.decode()
@@ -339,7 +327,7 @@ def test_publish_now_publishes_a_ready_advisory(client_as, alice, bob, report, d
     make_ready(draft, report, author=alice, reviewer=bob, ends_at=ends)
 
     with time_machine.travel(ends + timedelta(minutes=1), tick=False):
-        response = client_as(alice).post(url("advisory_publish", draft), {"version": draft.version})
+        response = client_as(alice).post(advisory_url("advisory_publish", draft), {"version": draft.version})
 
     assert response.status_code == 303
     assert Advisory.objects.get(pk=draft.pk).state == AdvisoryState.PUBLISHED
@@ -350,7 +338,7 @@ def test_the_lead_withdraws_with_a_public_reason(client_as, alice, bob, dave, dr
     approve_advisory(advisory=draft, actor=bob)
 
     response = client_as(dave).post(
-        url("advisory_withdraw", draft),
+        advisory_url("advisory_withdraw", draft),
         {"version": draft.version, "reason": "A duplicate of BASTION-SA-2026-0007."},
     )
 
@@ -364,27 +352,27 @@ def test_the_lead_withdraws_with_a_public_reason(client_as, alice, bob, dave, dr
 def test_each_state_offers_its_own_next_step(client_as, alice, bob, dave, report, draft):
     def page(user) -> str:
         draft.refresh_from_db()
-        return client_as(user).get(url("advisory", draft)).content.decode()
+        return client_as(user).get(advisory_url("advisory", draft)).content.decode()
 
-    assert url("advisory_submit", draft) in page(alice)
-    assert url("advisory_approve", draft) not in page(alice)
+    assert advisory_url("advisory_submit", draft) in page(alice)
+    assert advisory_url("advisory_approve", draft) not in page(alice)
     submit_for_review(advisory=draft, actor=alice)
-    assert url("advisory_approve", draft) in page(bob)
-    assert url("advisory_send_back", draft) in page(bob)
+    assert advisory_url("advisory_approve", draft) in page(bob)
+    assert advisory_url("advisory_send_back", draft) in page(bob)
     ends = embargo_end()
     draft.refresh_from_db()
     make_ready(draft, report, author=alice, reviewer=bob, ends_at=ends, submitted=True)
     before = page(alice)
-    assert url("advisory_publish", draft) not in before  # the embargo still runs
+    assert advisory_url("advisory_publish", draft) not in before  # the embargo still runs
     assert "published automatically at the planned time" in before
-    assert url("advisory_withdraw", draft) not in before
+    assert advisory_url("advisory_withdraw", draft) not in before
     with time_machine.travel(ends + timedelta(minutes=1), tick=False):
-        assert url("advisory_publish", draft) in page(alice)
+        assert advisory_url("advisory_publish", draft) in page(alice)
         client_as(alice).post(
-            url("advisory_publish", draft), {"version": Advisory.objects.get(pk=draft.pk).version}
+            advisory_url("advisory_publish", draft), {"version": Advisory.objects.get(pk=draft.pk).version}
         )
         published = page(alice)
-        assert url("advisory_republish", draft) in published
-        assert url("advisory_schedule", draft) not in published
+        assert advisory_url("advisory_republish", draft) in published
+        assert advisory_url("advisory_schedule", draft) not in published
         assert "Initial publication" in published
-        assert url("advisory_withdraw", draft) in page(dave)
+        assert advisory_url("advisory_withdraw", draft) in page(dave)

@@ -24,15 +24,14 @@ from bastion.disclosure.exports.testing import (
 from bastion.disclosure.models import Advisory, DocumentKind, PublishedDocument
 from bastion.vault.orgkey import get_org_public_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 ROOT = "/.well-known/csaf"
 FIRST_PATH = "2026/bastion-sa-2026-0001.json"
 SECOND_PATH = "2027/bastion-sa-2027-0002.json"
 
 
 @pytest.fixture(autouse=True)
-def _cna(settings: Settings) -> None:
-    settings.CVE_ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"
+def _base_url(settings: Settings) -> None:
     settings.BASE_URL = "https://bastion.example"
 
 

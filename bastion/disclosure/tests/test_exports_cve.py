@@ -20,24 +20,17 @@ from bastion.disclosure.exports.csaf import build_csaf
 from bastion.disclosure.exports.cve import build_cve_cna_container
 from bastion.disclosure.exports.testing import MINIMAL, RICH, sample_meta, withdrawn_meta
 from bastion.disclosure.exports.validate import _describe, validate_export
-
-ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"
-
-
-@pytest.fixture
-def cna(settings: Settings) -> str:
-    settings.CVE_ORG_ID = ORG_ID
-    return ORG_ID
+from bastion.disclosure.tests.conftest import ORG_ID
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_a_rich_advisory_passes_the_official_cna_container_schema() -> None:
     container = build_cve_cna_container(RICH, sample_meta())
     assert validate_export("cve", container) == []
     CveRecord.validate(container)  # cvelib's own check against the same bundled schema
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_a_minimal_advisory_passes_too() -> None:
     container = build_cve_cna_container(replace(MINIMAL, cve_id="CVE-2026-0002"), sample_meta(credits=()))
     assert validate_export("cve", container) == []
@@ -67,7 +60,7 @@ def test_an_org_id_that_is_no_uuid_is_refused(settings: Settings) -> None:
     assert problems[0] == "CVE: BASTION_CVE_ORG_ID is not a CVE Program orgId: it must be a version 4 UUID."
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_versions_are_ranges_up_to_the_fix_with_the_package_collection() -> None:
     affected = build_cve_cna_container(RICH, sample_meta())["affected"]
     assert affected[0] == {
@@ -89,7 +82,7 @@ def test_versions_are_ranges_up_to_the_fix_with_the_package_collection() -> None
     assert affected[3] == {"vendor": "Acme", "product": "Widget Cloud", "defaultStatus": "affected"}
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_metrics_weakness_credits_and_references_are_stated_as_cve_expects() -> None:
     container = build_cve_cna_container(RICH, sample_meta())
     assert container["providerMetadata"] == {"orgId": ORG_ID}
@@ -125,7 +118,7 @@ def test_metrics_weakness_credits_and_references_are_stated_as_cve_expects() -> 
     assert container["workarounds"] == [{"lang": "en", "value": RICH.workaround}]
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_a_cvss_3_0_vector_is_a_cvss_v3_0_metric() -> None:
     content = replace(RICH, cvss_v3="CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", cvss_v4="")
     container = build_cve_cna_container(content, sample_meta())
@@ -133,14 +126,14 @@ def test_a_cvss_3_0_vector_is_a_cvss_v3_0_metric() -> None:
     assert list(container["metrics"][0])[-1] == "cvssV3_0"
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_a_withdrawn_advisory_says_so_first_in_its_description() -> None:
     container = build_cve_cna_container(RICH, withdrawn_meta(reason="Duplicate of CVE-2026-1"))
     assert validate_export("cve", container) == []
     assert container["descriptions"][0]["value"].startswith("Withdrawn by Bastion: Duplicate of CVE-2026-1 ")
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_an_advisory_with_no_product_or_text_gets_plain_problems() -> None:
     content = replace(MINIMAL, title="", summary="", affected=())
     problems = validate_export("cve", build_cve_cna_container(content, sample_meta()))
@@ -151,7 +144,7 @@ def test_an_advisory_with_no_product_or_text_gets_plain_problems() -> None:
     assert "CVE: /affected: must list at least 1 item(s)" in problems
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 def test_an_overlong_title_is_cut_to_the_schema_limit_and_duplicate_references_dropped() -> None:
     content = replace(
         RICH,
@@ -173,7 +166,7 @@ def _broken(change: Callable[[dict[str, Any]], None], kind: str = "cve") -> list
     return validate_export(kind, document)
 
 
-@pytest.mark.usefixtures("cna")
+@pytest.mark.usefixtures("cve_org")
 @pytest.mark.parametrize(
     ("kind", "change", "problem"),
     [

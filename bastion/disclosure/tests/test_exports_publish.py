@@ -22,13 +22,7 @@ from bastion.disclosure.models import DocumentKind, PublishedDocument
 from bastion.lib.openpgp import verify_detached
 from bastion.vault.orgkey import get_org_public_key
 
-ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _cna(settings: Settings) -> None:
-    settings.CVE_ORG_ID = ORG_ID
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 
 
 def test_each_kind_is_stored_as_canonical_json_with_its_hash_and_a_good_signature(alice: User) -> None:

@@ -18,19 +18,12 @@ from bastion.disclosure.handoff_tasks import remind_upstream_deadlines
 from bastion.disclosure.models import Handoff, HandoffStatus
 from bastion.disclosure.services.handoff import export_handoff, update_handoff
 from bastion.disclosure.services.upstream import ContactDetails, save_upstream_contact
-from bastion.reports.models import AuthorKind, Report, TimelineKind, Visibility
+from bastion.reports.models import AuthorKind, TimelineKind, Visibility
 from bastion.reports.services.casework import assign_report
-from bastion.reports.tests.conftest import private_vault, submit  # noqa: F401  (fixtures)
+from bastion.reports.tests.conftest import private_vault  # noqa: F401  (the autouse fixture)
 from bastion.test import mail_text, uma
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def report(submit) -> Report:  # noqa: F811  (the imported fixture)
-    created = submit().report
-    mail.outbox.clear()
-    return created
 
 
 @pytest.fixture

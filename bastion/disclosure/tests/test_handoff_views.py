@@ -23,17 +23,10 @@ from bastion.lib.openpgp import generate_org_key
 from bastion.reports.models import Report
 from bastion.reports.services import portal_token
 from bastion.reports.services.embargo import set_embargo
-from bastion.reports.tests.conftest import CANARY, private_vault, submit  # noqa: F401  (fixtures)
+from bastion.reports.tests.conftest import CANARY, private_vault  # noqa: F401  (the autouse fixture)
 from bastion.test import uma
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def report(submit) -> Report:  # noqa: F811  (the imported fixture)
-    created = submit().report
-    mail.outbox.clear()
-    return created
 
 
 @pytest.fixture(scope="session")

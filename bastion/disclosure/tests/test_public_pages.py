@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
-from pytest_django.fixtures import Settings
 
 from bastion.accounts.models import User
 from bastion.disclosure.content import PublicCredit
@@ -19,14 +18,9 @@ from bastion.disclosure.models import Advisory, AdvisoryState, PublishedDocument
 from bastion.lib.openpgp import verify_detached
 from bastion.vault.orgkey import get_org_public_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 ATOM = "{http://www.w3.org/2005/Atom}"
 PAGE = "/security/advisories/BASTION-SA-2026-0001"
-
-
-@pytest.fixture(autouse=True)
-def _cna(settings: Settings) -> None:
-    settings.CVE_ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"
 
 
 @pytest.fixture

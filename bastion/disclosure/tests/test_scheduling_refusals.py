@@ -20,22 +20,13 @@ from bastion.disclosure.services.advisories import (
     schedule_publication,
     withdraw_advisory,
 )
-from bastion.disclosure.tests import test_advisories as drafting
-from bastion.disclosure.tests.test_advisories import embargo_end, full_content
+from bastion.disclosure.tests.conftest import embargo_end, full_content
 from bastion.reports.models import Message, Visibility
 from bastion.reports.services import ShredReason, shred_report
 from bastion.reports.services.embargo import grant_access, set_embargo
+from bastion.reports.tests.conftest import private_vault  # noqa: F401  (the autouse fixture)
 
-pytestmark = pytest.mark.django_db
-
-# The drafting tests' fixtures, found here by pytest as module attributes.
-private_vault, submit, report, draft = (
-    drafting.private_vault,
-    drafting.submit,
-    drafting.report,
-    drafting.draft,
-)
-cve_org = drafting.cve_org
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cve_org")]
 
 
 def told(report) -> int:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 
 from bastion.audit.events import ActorKind, Event
 from bastion.audit.models import AuditEvent
@@ -14,17 +12,11 @@ from bastion.portal.tests.conftest import bad_link, link, visible_text
 from bastion.reports.models import Embargo, PartyKind, Report
 from bastion.reports.services import reporter_actor, update_reporter
 from bastion.reports.services.embargo import lift_embargo, move_embargo, set_embargo
+from bastion.test import T0
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 END = T0 + timedelta(days=10)
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

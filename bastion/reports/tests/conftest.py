@@ -179,3 +179,17 @@ def expired_key(tmp_path_factory) -> ReporterKey:
     """A key made "in 2020" that expired a day later: what a reporter's key becomes in time."""
     home = tmp_path_factory.mktemp("expired") / "gnupg"
     return _make_key(home, f"Rita <{rita.email}>", "--faked-system-time", "20200101T000000!", expiry="1d")
+
+
+# --- backups --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backup_disk(settings, tmp_path: Path) -> Path:
+    """One directory destination and a private work dir, with no recipient keys; the directory."""
+    path = tmp_path / "disk"
+    path.mkdir()
+    settings.BACKUP_DESTINATIONS = [str(path)]
+    settings.BACKUP_RECIPIENTS = []
+    settings.BACKUP_WORK_DIR = tmp_path / "work"
+    return path

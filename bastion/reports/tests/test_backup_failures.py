@@ -35,17 +35,6 @@ KEEP = Keep.parse("7d,4w,12m")
 LEAKY = "Invoice export leaks other tenants"
 
 
-@pytest.fixture
-def disk(settings, tmp_path: Path) -> Path:
-    """One directory destination and a private work dir; the directory."""
-    path = tmp_path / "disk"
-    path.mkdir()
-    settings.BACKUP_DESTINATIONS = [str(path)]
-    settings.BACKUP_RECIPIENTS = []
-    settings.BACKUP_WORK_DIR = tmp_path / "work"
-    return path
-
-
 class ListingFails(DirectoryDestination):
     """A directory that takes writes but cannot be listed afterwards (a flaky network mount)."""
 
@@ -64,7 +53,7 @@ class FetchBreaks(DirectoryDestination):
 
 
 def test_a_missing_recipient_key_file_fails_the_run_and_the_health_check_says_why(
-    disk, settings, submit, tmp_path
+    backup_disk, settings, submit, tmp_path
 ):
     submit()
     settings.BACKUP_RECIPIENTS = [str(tmp_path / "offline-key.asc")]
@@ -74,7 +63,7 @@ def test_a_missing_recipient_key_file_fails_the_run_and_the_health_check_says_wh
 
     backup = Backup.objects.get()
     assert backup.state == BackupState.FAILED
-    assert list(disk.iterdir()) == []
+    assert list(backup_disk.iterdir()) == []
     [event] = AuditEvent.objects.filter(event=Event.BACKUP_FAILED)
     assert "offline-key.asc does not exist" in event.data["error"]
     assert any(
@@ -83,7 +72,7 @@ def test_a_missing_recipient_key_file_fails_the_run_and_the_health_check_says_wh
     )
 
 
-def test_a_recipient_key_path_that_cannot_be_read_is_named(disk, settings, submit, tmp_path):
+def test_a_recipient_key_path_that_cannot_be_read_is_named(backup_disk, settings, submit, tmp_path):
     submit()
     (tmp_path / "keys.d").mkdir()
     settings.BACKUP_RECIPIENTS = [str(tmp_path / "keys.d")]
@@ -92,22 +81,22 @@ def test_a_recipient_key_path_that_cannot_be_read_is_named(disk, settings, submi
         run_backup(actor=Actor.system())
 
 
-def test_a_recipient_key_file_that_holds_no_key_is_named(disk, settings, submit, tmp_path):
+def test_a_recipient_key_file_that_holds_no_key_is_named(backup_disk, settings, submit, tmp_path):
     submit()
     (tmp_path / "ops.asc").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 ops@example.org\n")
     settings.BACKUP_RECIPIENTS = [str(tmp_path / "ops.asc")]
 
     with pytest.raises(BackupError, match=r"backup recipient key file .*ops.asc: "):
         run_backup(actor=Actor.system())
-    assert list(disk.iterdir()) == []
+    assert list(backup_disk.iterdir()) == []
 
 
 # --- destinations ----------------------------------------------------------------------------------
 
 
-def test_a_destination_that_cannot_be_listed_after_the_copy_keeps_the_backup(disk, submit, caplog):
+def test_a_destination_that_cannot_be_listed_after_the_copy_keeps_the_backup(backup_disk, submit, caplog):
     submit()
-    flaky = ListingFails(disk, KEEP)
+    flaky = ListingFails(backup_disk, KEEP)
 
     with caplog.at_level(logging.WARNING, logger="bastion.reports.services.backups"):
         outcome = run_backup(actor=Actor.system(), destinations=[flaky])
@@ -115,16 +104,16 @@ def test_a_destination_that_cannot_be_listed_after_the_copy_keeps_the_backup(dis
     assert outcome.backup.state == BackupState.STORED
     assert outcome.failed == {}
     assert outcome.pruned == {flaky.name: []}
-    assert [p.name for p in disk.iterdir()] == [outcome.backup.name]
+    assert [p.name for p in backup_disk.iterdir()] == [outcome.backup.name]
     assert f"Pruning {flaky.name} failed" in caplog.text
     assert not AuditEvent.objects.filter(event=Event.BACKUP_PRUNED).exists()
 
 
-def test_an_unexpected_error_in_a_drill_is_named_by_its_class_only(disk, submit):
+def test_an_unexpected_error_in_a_drill_is_named_by_its_class_only(backup_disk, submit):
     submit()
     run_backup(actor=Actor.system())
 
-    drill = run_restore_drill(actor=Actor.system(), destinations=[FetchBreaks(disk, KEEP)])
+    drill = run_restore_drill(actor=Actor.system(), destinations=[FetchBreaks(backup_disk, KEEP)])
 
     assert drill.ok is False
     assert drill.error == "unexpected RuntimeError; see the worker's log"
@@ -133,7 +122,7 @@ def test_an_unexpected_error_in_a_drill_is_named_by_its_class_only(disk, submit)
     assert "the last restore drill failed: unexpected RuntimeError" in " ".join(backup_health().problems)
 
 
-def test_after_a_restore_a_broken_destination_setting_still_closes_the_interrupted_run(disk, settings):
+def test_after_a_restore_a_broken_destination_setting_still_closes_the_interrupted_run(backup_disk, settings):
     mid_run = Backup.objects.create(name="bastion-20260101T000000Z-0000aa.tar.gpg")
     settings.BACKUP_DESTINATIONS = ["relative/path/is/refused"]
 
@@ -145,11 +134,11 @@ def test_after_a_restore_a_broken_destination_setting_still_closes_the_interrupt
 
 
 def test_after_a_restore_an_unlistable_destination_is_skipped_and_the_others_catalogued(
-    disk, settings, tmp_path, caplog
+    backup_disk, settings, tmp_path, caplog
 ):
     held = "bastion-20261101T000000Z-0000bb.tar.gpg"
-    (disk / held).write_bytes(b"an archive made after the restored snapshot")
-    settings.BACKUP_DESTINATIONS = [str(tmp_path / "unmounted"), str(disk)]
+    (backup_disk / held).write_bytes(b"an archive made after the restored snapshot")
+    settings.BACKUP_DESTINATIONS = [str(tmp_path / "unmounted"), str(backup_disk)]
 
     with caplog.at_level(logging.WARNING, logger="bastion.reports.services.backups"):
         recatalogue(SimpleNamespace(master_versions=[1]))  # type: ignore[arg-type]  # only its versions
@@ -164,7 +153,7 @@ def test_after_a_restore_an_unlistable_destination_is_skipped_and_the_others_cat
 # --- the daily job and its alert ---------------------------------------------------------------------
 
 
-def test_a_malformed_destination_setting_still_alerts_the_admins(disk, settings, submit, dave, caplog):
+def test_a_malformed_destination_setting_still_alerts_the_admins(backup_disk, settings, submit, dave, caplog):
     submit()
     mail.outbox.clear()  # the reporter's acknowledgement
     settings.BACKUP_DESTINATIONS = ["backups/relative"]
@@ -180,7 +169,7 @@ def test_a_malformed_destination_setting_still_alerts_the_admins(disk, settings,
     assert "no verified backup is newer than" in alert.body
 
 
-def test_an_alert_with_no_admin_to_receive_it_is_logged_instead(disk, settings, caplog):
+def test_an_alert_with_no_admin_to_receive_it_is_logged_instead(backup_disk, settings, caplog):
     settings.BACKUP_DESTINATIONS = ["/nonexistent/backup/disk"]
     mail.outbox.clear()
 
@@ -191,7 +180,7 @@ def test_an_alert_with_no_admin_to_receive_it_is_logged_instead(disk, settings, 
     assert mail.outbox == []
 
 
-def test_an_alert_that_runs_after_the_trouble_cleared_sends_nothing(disk, submit, dave):
+def test_an_alert_that_runs_after_the_trouble_cleared_sends_nothing(backup_disk, submit, dave):
     submit()
     run_backup(actor=Actor.system())
     assert run_restore_drill(actor=Actor.system()).ok

@@ -75,22 +75,11 @@ class BrokenDisk:
         return f"/mnt/gone/{name}"
 
 
-@pytest.fixture
-def backups(settings, tmp_path: Path) -> Path:
-    """One directory destination and a private work dir; returns the directory."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    settings.BACKUP_DESTINATIONS = [str(disk)]
-    settings.BACKUP_RECIPIENTS = []
-    settings.BACKUP_WORK_DIR = tmp_path / "work"
-    return disk
-
-
 def events(kind: Event) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(event=kind))
 
 
-def test_a_backup_is_catalogued_audited_and_drilled(backups, submit):
+def test_a_backup_is_catalogued_audited_and_drilled(backup_disk, submit):
     submit(attachments=[a_file(b"proof of concept" * 1000)])
     submit(title="A second report")
 
@@ -117,7 +106,7 @@ def test_a_backup_is_catalogued_audited_and_drilled(backups, submit):
     assert backup_health().problems == []
 
 
-def test_the_catalogue_names_every_master_version_a_live_data_key_uses_and_no_other(backups, submit):
+def test_the_catalogue_names_every_master_version_a_live_data_key_uses_and_no_other(backup_disk, submit):
     # Retirement trusts this list: a version missing from it could be destroyed while the archive
     # still needs it. Keys are moved by hand (the wrapped bytes don't matter to a backup).
     keys = [submit(title=f"Report {n}").report.data_key for n in range(4)]
@@ -130,7 +119,7 @@ def test_the_catalogue_names_every_master_version_a_live_data_key_uses_and_no_ot
     assert backup.master_versions == [1, 3, 5]  # 2 wraps only a destroyed key
 
 
-def test_the_drill_leaves_a_report_shredded_after_the_archive_unopened(backups, submit):
+def test_the_drill_leaves_a_report_shredded_after_the_archive_unopened(backup_disk, submit):
     kept = submit().report
     doomed = submit(title="Filed by mistake").report
     run_backup(actor=Actor.system())
@@ -145,9 +134,9 @@ def test_the_drill_leaves_a_report_shredded_after_the_archive_unopened(backups, 
     assert kept.tracking_id not in json.dumps(drill.checked)
 
 
-def test_a_failing_destination_does_not_stop_the_others_and_is_reported(backups, submit):
+def test_a_failing_destination_does_not_stop_the_others_and_is_reported(backup_disk, submit):
     submit()
-    disk = DirectoryDestination(backups, KEEP)
+    disk = DirectoryDestination(backup_disk, KEEP)
 
     outcome = run_backup(actor=Actor.system(), destinations=[BrokenDisk(), disk])
 
@@ -163,27 +152,27 @@ def test_a_failing_destination_does_not_stop_the_others_and_is_reported(backups,
     )
 
 
-def test_a_backup_that_reaches_no_destination_fails_and_keeps_the_older_archive(backups, submit):
+def test_a_backup_that_reaches_no_destination_fails_and_keeps_the_older_archive(backup_disk, submit):
     submit()
     run_backup(actor=Actor.system())
-    [older] = list(backups.iterdir())
+    [older] = list(backup_disk.iterdir())
 
     with pytest.raises(BackupError, match="reached no destination"):
         run_backup(actor=Actor.system(), destinations=[BrokenDisk()])
 
-    assert list(backups.iterdir()) == [older]
+    assert list(backup_disk.iterdir()) == [older]
     assert Backup.objects.filter(state=BackupState.FAILED).count() == 1
     assert len(events(Event.BACKUP_FAILED)) == 1
 
 
-def test_a_backup_without_destinations_is_refused_clearly(backups, settings):
+def test_a_backup_without_destinations_is_refused_clearly(backup_disk, settings):
     settings.BACKUP_DESTINATIONS = []
 
     with pytest.raises(BackupError, match="BASTION_BACKUP_TO"):
         run_backup(actor=Actor.system())
 
 
-def test_a_drill_without_any_archive_fails_with_the_reason(backups):
+def test_a_drill_without_any_archive_fails_with_the_reason(backup_disk):
     drill = run_restore_drill(actor=Actor.system())
 
     assert drill.ok is False
@@ -191,10 +180,10 @@ def test_a_drill_without_any_archive_fails_with_the_reason(backups):
     assert len(events(Event.BACKUP_DRILL_FAILED)) == 1
 
 
-def test_a_drill_of_a_corrupted_archive_fails_and_says_so(backups, submit):
+def test_a_drill_of_a_corrupted_archive_fails_and_says_so(backup_disk, submit):
     submit()
     backup = run_backup(actor=Actor.system()).backup
-    archive = backups / backup.name
+    archive = backup_disk / backup.name
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
@@ -221,7 +210,7 @@ def test_the_newest_archive_is_taken_from_a_directory_before_a_slower_copy(tmp_p
     assert destination is ours[0]
 
 
-def test_health_asks_for_a_verified_backup_younger_than_the_limit(backups, submit):
+def test_health_asks_for_a_verified_backup_younger_than_the_limit(backup_disk, submit):
     submit()
     run_backup(actor=Actor.system())
     assert run_restore_drill(actor=Actor.system()).ok
@@ -231,7 +220,7 @@ def test_health_asks_for_a_verified_backup_younger_than_the_limit(backups, submi
     assert backup_health(now=later).problems == ["no verified backup is newer than 26 hours"]
 
 
-def test_the_daily_job_backs_up_drills_and_alerts_admins_only_on_trouble(backups, submit, settings, dave):
+def test_the_daily_job_backs_up_drills_and_alerts_admins_only_on_trouble(backup_disk, submit, settings, dave):
     submit()
     mail.outbox.clear()  # the reporter's acknowledgement
 
@@ -248,7 +237,7 @@ def test_the_daily_job_backs_up_drills_and_alerts_admins_only_on_trouble(backups
     assert "does not exist" in alert.body
 
 
-def test_the_health_check_alerts_while_backups_are_stale(backups, submit, dave):
+def test_the_health_check_alerts_while_backups_are_stale(backup_disk, submit, dave):
     with time_machine.travel(timezone.now() - timedelta(days=3)):
         submit()
         run_backup(actor=Actor.system())
@@ -261,15 +250,15 @@ def test_the_health_check_alerts_while_backups_are_stale(backups, submit, dave):
     assert "no verified backup is newer than 26 hours" in alert.body
 
 
-def test_a_restore_over_live_data_is_refused_without_force(backups, submit):
+def test_a_restore_over_live_data_is_refused_without_force(backup_disk, submit):
     submit()
     backup = run_backup(actor=Actor.system()).backup
 
     with pytest.raises(RestoreRefused, match="already holds data"):
-        restore_backup(archive=backups / backup.name, actor=Actor.system())
+        restore_backup(archive=backup_disk / backup.name, actor=Actor.system())
 
 
-def test_a_restore_refuses_an_archive_from_a_newer_schema(backups, submit, monkeypatch):
+def test_a_restore_refuses_an_archive_from_a_newer_schema(backup_disk, submit, monkeypatch):
     submit()
     backup = run_backup(actor=Actor.system()).backup
     real = Manifest.from_json
@@ -281,10 +270,10 @@ def test_a_restore_refuses_an_archive_from_a_newer_schema(backups, submit, monke
 
     monkeypatch.setattr(Manifest, "from_json", staticmethod(from_the_future))
     with pytest.raises(NewerArchive, match="newer Bastion"):
-        restore_backup(archive=backups / backup.name, actor=Actor.system(), force=True)
+        restore_backup(archive=backup_disk / backup.name, actor=Actor.system(), force=True)
 
 
-def test_an_archive_from_an_older_schema_is_migrated_after_the_restore(backups, submit):
+def test_an_archive_from_an_older_schema_is_migrated_after_the_restore(backup_disk, submit):
     # Pretend the archive was made before triage's 0002 (its default canned responses) existed:
     # neither the migration's record nor its rows are in the snapshot.
     submit()
@@ -294,7 +283,7 @@ def test_an_archive_from_an_older_schema_is_migrated_after_the_restore(backups, 
         cursor.execute("DELETE FROM triage_cannedresponse")
     backup = run_backup(actor=Actor.system()).backup
 
-    restore_backup(archive=backups / backup.name, actor=Actor.system(), force=True)
+    restore_backup(archive=backup_disk / backup.name, actor=Actor.system(), force=True)
 
     assert ("triage", "0002_default_canned_responses") in MigrationRecorder(connection).applied_migrations()
     with connection.cursor() as cursor:
@@ -302,7 +291,9 @@ def test_an_archive_from_an_older_schema_is_migrated_after_the_restore(backups, 
         assert cursor.fetchone()[0] > 0
 
 
-def test_the_vault_screen_shows_backups_drills_keys_and_pending_deletions(backups, submit, client_as, dave):
+def test_the_vault_screen_shows_backups_drills_keys_and_pending_deletions(
+    backup_disk, submit, client_as, dave
+):
     report = submit().report
     report.deletion_requested_at = timezone.now()
     report.save(update_fields=["deletion_requested_at"])
@@ -315,10 +306,10 @@ def test_the_vault_screen_shows_backups_drills_keys_and_pending_deletions(backup
     assert "passed" in text
     assert report.tracking_id in text
     assert "v1 (current)" in text
-    assert f"dir:{backups}" in text
+    assert f"dir:{backup_disk}" in text
 
 
-def test_the_admins_dashboard_shows_the_drill_and_any_problem(backups, submit, client_as, dave):
+def test_the_admins_dashboard_shows_the_drill_and_any_problem(backup_disk, submit, client_as, dave):
     submit()
     run_backup(actor=Actor.system())
     assert run_restore_drill(actor=Actor.system()).ok
@@ -332,9 +323,11 @@ def test_the_admins_dashboard_shows_the_drill_and_any_problem(backups, submit, c
     assert "no verified backup is newer than 26 hours" in stale
 
 
-def test_a_restore_on_a_machine_without_its_keys_refuses_and_makes_none(backups, submit, settings, tmp_path):
+def test_a_restore_on_a_machine_without_its_keys_refuses_and_makes_none(
+    backup_disk, submit, settings, tmp_path
+):
     submit()
-    archive = backups / run_backup(actor=Actor.system()).backup.name
+    archive = backup_disk / run_backup(actor=Actor.system()).backup.name
     settings.MASTER_KEY_DIR = tmp_path / "not-put-back-yet"
 
     with pytest.raises(BackupError, match="put the master-key directory back"):
@@ -348,7 +341,7 @@ def test_a_restore_on_a_machine_without_its_keys_refuses_and_makes_none(backups,
     assert not (tmp_path / "state-not-put-back").exists()
 
 
-def test_a_run_killed_long_ago_is_closed_so_it_no_longer_blocks_key_retirement(backups, submit):
+def test_a_run_killed_long_ago_is_closed_so_it_no_longer_blocks_key_retirement(backup_disk, submit):
     stale = Backup.objects.create(name="bastion-20260101T000000Z-000000.tar.gpg")
     Backup.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(days=1))
     submit()
@@ -360,8 +353,8 @@ def test_a_run_killed_long_ago_is_closed_so_it_no_longer_blocks_key_retirement(b
     assert stale.error.startswith("interrupted")
 
 
-def test_pruning_keeps_the_newest_verified_archive_until_a_newer_one_passes(backups, submit, settings):
-    settings.BACKUP_DESTINATIONS = [f"{backups}?keep=1d"]  # only the newest of the day would stay
+def test_pruning_keeps_the_newest_verified_archive_until_a_newer_one_passes(backup_disk, submit, settings):
+    settings.BACKUP_DESTINATIONS = [f"{backup_disk}?keep=1d"]  # only the newest of the day would stay
     submit()
     morning = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -374,19 +367,19 @@ def test_pruning_keeps_the_newest_verified_archive_until_a_newer_one_passes(back
     with at(10):
         unverified = run_backup(actor=Actor.system()).backup
 
-    assert sorted(p.name for p in backups.iterdir()) == sorted([verified.name, unverified.name])
+    assert sorted(p.name for p in backup_disk.iterdir()) == sorted([verified.name, unverified.name])
     with at(20):
         assert run_restore_drill(actor=Actor.system()).ok
     with at(30):
         run_backup(actor=Actor.system())
-    assert verified.name not in [p.name for p in backups.iterdir()]
+    assert verified.name not in [p.name for p in backup_disk.iterdir()]
 
 
-def test_after_a_restore_the_catalogue_knows_every_archive_the_destinations_hold(backups, submit):
+def test_after_a_restore_the_catalogue_knows_every_archive_the_destinations_hold(backup_disk, submit):
     submit()
     first = run_backup(actor=Actor.system()).backup
     later = "bastion-20991231T000000Z-0000aa.tar.gpg"
-    shutil.copyfile(backups / first.name, backups / later)  # made after the snapshot: not catalogued
+    shutil.copyfile(backup_disk / first.name, backup_disk / later)  # made after the snapshot: not catalogued
     # What a restored catalogue looks like: the archive's own run mid-way, with no copies yet.
     Backup.objects.filter(pk=first.pk).update(state=BackupState.RUNNING, master_versions=[])
     BackupCopy.objects.filter(backup=first).delete()
@@ -402,10 +395,10 @@ def test_after_a_restore_the_catalogue_knows_every_archive_the_destinations_hold
     assert lost.state == BackupState.FAILED
 
 
-def test_a_failed_copy_blocks_retirement_until_a_listing_shows_it_gone(backups, submit):
+def test_a_failed_copy_blocks_retirement_until_a_listing_shows_it_gone(backup_disk, submit):
     submit()
     ghost = Backup.objects.create(name="bastion-20260101T000000Z-00000a.tar.gpg", master_versions=[1])
-    copy = BackupCopy.objects.create(backup=ghost, destination=f"dir:{backups}", state=CopyState.FAILED)
+    copy = BackupCopy.objects.create(backup=ghost, destination=f"dir:{backup_disk}", state=CopyState.FAILED)
 
     run_backup(actor=Actor.system())
 
@@ -414,7 +407,7 @@ def test_a_failed_copy_blocks_retirement_until_a_listing_shows_it_gone(backups, 
 
 
 def test_an_archive_written_in_place_is_removed_if_the_run_dies_before_cataloguing_it(
-    backups, submit, monkeypatch
+    backup_disk, submit, monkeypatch
 ):
     from bastion.reports.services import backups as service
 
@@ -427,5 +420,5 @@ def test_an_archive_written_in_place_is_removed_if_the_run_dies_before_catalogui
     with pytest.raises(KeyboardInterrupt):
         run_backup(actor=Actor.system())
 
-    assert list(backups.iterdir()) == []
+    assert list(backup_disk.iterdir()) == []
     assert Backup.objects.get().state == BackupState.FAILED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,17 +30,9 @@ from bastion.reports.services.embargo import set_embargo
 from bastion.reports.services.scoring import classify_report
 from bastion.reports.tests.conftest import CANARY
 from bastion.reports.workflow import Status
-from bastion.test import mail_text, rita
+from bastion.test import T0, mail_text, rita
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # a Monday
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    """Time stands still at T0 until the test moves it."""
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 
@@ -44,18 +42,11 @@ from bastion.reports.services.embargo import (
     set_embargo,
 )
 from bastion.reports.tests.conftest import CANARY
-from bastion.test import mail_text, rita
+from bastion.test import T0, mail_text, rita
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 END = T0 + timedelta(days=10)
 REASON = f"Fix ships in 4.3; Rails coordinates the date {CANARY}"
 GLASS = f"Customer escalation on the export outage {CANARY}"
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

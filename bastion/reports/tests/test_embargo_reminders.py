@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 
 from bastion.audit.events import Event
@@ -23,9 +21,8 @@ from bastion.reports.services.embargo import (
     set_embargo,
 )
 from bastion.reports.tests.conftest import CANARY
-from bastion.test import mail_text, rita
+from bastion.test import T0, mail_text, rita
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 END = T0 + timedelta(days=10)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
@@ -33,12 +30,6 @@ HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 @pytest.fixture(autouse=True)
 def _steps(settings) -> None:
     settings.EMBARGO_REMINDER_HOURS = [168, 24, 1]
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

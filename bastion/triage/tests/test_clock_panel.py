@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from bastion.reports.clock_tasks import check_clocks
 from bastion.reports.models import Report, Visibility
 from bastion.reports.services import change_status, post_message
 from bastion.reports.workflow import Status
-
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+from bastion.test import T0
 
 
 @pytest.fixture
