@@ -150,11 +150,14 @@ def _quarantine_after_fault(raw: bytes, source: MailSource, top: _Top, digest: s
     for on_stored in (counted, None):
         try:
             hold_mail(facts=facts, state=MailState.QUARANTINED, on_stored=on_stored)
+        except DatabaseError as exc:
+            # The database, not the counting (busy, say): nothing was stored, and the MTA's retry
+            # is counted. Storing it uncounted now would let a flood slip past by failing once.
+            raise TemporaryMailFailure("could not store the message; try again later") from exc
         except Exception as exc:
             fault = exc
             continue
         return Received(Outcome.QUARANTINED)
-    # The database itself: nothing stored, so the MTA must try again.
     raise TemporaryMailFailure("could not store the message; try again later") from fault
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError, connection
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
@@ -59,6 +60,30 @@ def test_mail_quarantined_for_a_fault_of_ours_still_counts(monkeypatch):
     monkeypatch.setattr(inbound, "read_mail", broken)
 
     assert receive(plain()).outcome == Outcome.QUARANTINED
+    assert counted(Scope.MAIL_SENDER) == 1
+
+
+def test_a_database_fault_while_quarantining_is_retried_by_the_mta_and_then_counted(monkeypatch):
+    from bastion.lib import inbound
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(inbound, "read_mail", broken)
+    busy = {"left": 1}
+
+    def database_busy_once(execute, sql, params, many, context):
+        counting = "intake_floodcounter" in sql and not sql.lstrip().upper().startswith("SELECT")
+        if counting and busy["left"]:  # the count's write, inside the quarantining transaction
+            busy["left"] -= 1
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(database_busy_once), pytest.raises(TemporaryMailFailure):
+        receive(plain())
+    assert not ReceivedMail.objects.exists()  # not kept uncounted behind the flood limits' back
+
+    assert receive(plain()).outcome == Outcome.QUARANTINED  # the MTA's retry
     assert counted(Scope.MAIL_SENDER) == 1
 
 
