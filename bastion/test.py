@@ -33,10 +33,10 @@ from bastion.accounts.models import Role, User
 T = TypeVar("T")
 
 # Long enough for the password validators (min 12, not common, not numeric, not like the e-mail).
-# Where tests that stop the clock (the ``clock`` fixture) start: a Monday, 09:00 UTC.
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "plum-lantern-orbit-47"
 TOTP_PERIOD = 30  # seconds; allauth's default (MFA_TOTP_PERIOD)
+# Where tests that stop the clock (the ``clock`` fixture) start: a Monday, 09:00 UTC.
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from bastion.lib.forms import attach_refusal
 from bastion.portal.forms import CreditChoiceForm, CreditConfirmForm
-from bastion.portal.http import attach_errors, back_to_report, client_ip, portal_view
+from bastion.portal.http import back_to_report, client_ip, portal_view
 from bastion.portal.views import _page, _shredded
 from bastion.reports.models import Report
 from bastion.reports.services import portal_token, reporter_actor
@@ -38,7 +39,7 @@ def _refused(
         form.is_valid()
         form.add_error(None, error)
         return _page(request, report, status=409, credit_form=form)
-    attach_errors(form, error)
+    attach_refusal(form, error)
     return _page(request, report, status=400, credit_form=form)
 
 

@@ -1,5 +1,5 @@
 """The portal's forms: shape and size only. What a value must be (a usable key, a known zone) is
-the reports services' to decide; their refusals are shown beside the field (``attach_errors``)."""
+the reports services' to decide; their refusals are shown beside the field (``lib.forms.attach_refusal``)."""
 
 from __future__ import annotations
 

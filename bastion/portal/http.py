@@ -14,8 +14,6 @@ from functools import wraps
 from typing import Any
 
 from axes.helpers import get_client_ip_address
-from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -80,15 +78,6 @@ def back_to_report(report: Report, token: str, *, anchor: str = "") -> HttpRespo
     response = HttpResponseRedirect(url + (f"#{anchor}" if anchor else ""))
     response.status_code = 303
     return response
-
-
-def attach_errors(form: Form, error: ValidationError) -> None:
-    """Put a service's field-keyed refusal (ReportRejected) beside the fields it names."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 def safe_filename(name: str) -> str:

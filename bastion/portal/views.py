@@ -21,9 +21,10 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bastion.lib.forms import attach_refusal
 from bastion.lib.markdown import render_markdown
 from bastion.portal.forms import CreditChoiceForm, DeletionForm, PublicKeyForm, ReplyForm, TimeZoneForm
-from bastion.portal.http import attach_errors, back_to_report, client_ip, content_disposition, portal_view
+from bastion.portal.http import back_to_report, client_ip, content_disposition, portal_view
 from bastion.portal.timeline import public_timeline
 from bastion.reports.models import Attachment, AuthorKind, Report, Visibility
 from bastion.reports.services import (
@@ -147,7 +148,7 @@ def reply(request: HttpRequest, report: Report) -> HttpResponse:
                 ip=client_ip(request),
             )
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_refusal(form, error)
         else:
             messages.success(request, "Your message was sent to the security team.")
             return back_to_report(report, portal_token(report), anchor="conversation")
@@ -231,7 +232,7 @@ def _update_reporter(
         try:
             update_reporter(report=report, actor=reporter_actor(report), ip=client_ip(request), **changes())
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_refusal(form, error)
         else:
             messages.success(request, success())
             return back_to_report(report, portal_token(report), anchor=anchor)

@@ -60,7 +60,7 @@ from bastion.disclosure.services.advisories import (
     withdraw_advisory,
 )
 from bastion.disclosure.services.advisories.rules import describe_affected
-from bastion.disclosure.views.upstream import client_ip
+from bastion.disclosure.views._shared import client_ip
 from bastion.lib.markdown import render_markdown
 from bastion.reports.access import visible_reports
 from bastion.reports.cwe import cwe_name

@@ -22,19 +22,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bastion.accounts.permissions import triager_required
 from bastion.disclosure.credit_forms import AddCreditForm, CorrectCreditForm, WithdrawCreditForm
-from bastion.disclosure.views.upstream import attach_errors, client_ip
-from bastion.reports.access import only_visible, visible_report, visible_reports
+from bastion.disclosure.views._shared import client_ip, report_or_404
+from bastion.lib.forms import attach_refusal
+from bastion.reports.access import only_visible, visible_reports
 from bastion.reports.models import Report
 from bastion.reports.models.credit import Credit
 from bastion.reports.services import credits
-
-
-def _report(request: HttpRequest, tracking_id: str) -> Report:
-    """The report ``tracking_id`` if the user may see it; Http404 otherwise."""
-    report = visible_report(request.user, tracking_id)
-    if report is None:
-        raise Http404("No such report.")
-    return report
 
 
 def _credit(request: HttpRequest, uid: uuid.UUID) -> Credit:
@@ -61,7 +54,7 @@ def _to_list(report: Report) -> HttpResponseRedirect:
 
 def _refusal(form: Form, error: ValidationError) -> int:
     """Put a service's refusal beside the field it names; the status to answer with."""
-    attach_errors(form, error)
+    attach_refusal(form, error)
     return 409 if isinstance(error, credits.StaleCredit) else 400
 
 
@@ -85,7 +78,7 @@ def _list_page(
 @require_GET
 def credit_list(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """The report's credits: type, public line, confirmed and published state; and the add form."""
-    report = _report(request, tracking_id)
+    report = report_or_404(request, tracking_id)
     if report.data_key.is_destroyed:
         raise Http404("This report's content was destroyed.")
     return _list_page(request, report)
@@ -95,7 +88,7 @@ def credit_list(request: HttpRequest, tracking_id: str) -> HttpResponse:
 @require_POST
 def credit_add(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """Credit someone on the report (confirmed by the staff member adding it)."""
-    report = _report(request, tracking_id)
+    report = report_or_404(request, tracking_id)
     form = AddCreditForm(request.POST)
     status = 400
     if form.is_valid():

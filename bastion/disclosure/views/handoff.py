@@ -33,19 +33,11 @@ from bastion.disclosure.services.handoff import (
 )
 from bastion.disclosure.services.upstream import key_status
 from bastion.disclosure.upstream_forms import HandoffForm, HandoffUpdateForm
-from bastion.disclosure.views.upstream import attach_errors, client_ip
-from bastion.reports.access import only_visible, visible_report
-from bastion.reports.models import Report
+from bastion.disclosure.views._shared import client_ip, report_or_404
+from bastion.lib.forms import attach_refusal
+from bastion.reports.access import only_visible
 
 SEND, EXPORT = "send", "export"
-
-
-def _report(request: HttpRequest, tracking_id: str) -> Report:
-    """The report if the user may see it; Http404 otherwise (never a 403 that confirms it exists)."""
-    report = visible_report(request.user, tracking_id)
-    if report is None:
-        raise Http404("No such report.")
-    return report
 
 
 def _handoff(request: HttpRequest, uid: uuid.UUID) -> Handoff:
@@ -69,7 +61,7 @@ def _download(export: HandoffExport) -> HttpResponse:
 def handoff_new(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """The hand-off form: choose the upstream, the sections, the reporter's identity and a deadline,
     then send (encrypted email) or export (a zip for their own channel)."""
-    report = _report(request, tracking_id)
+    report = report_or_404(request, tracking_id)
     consent = report.reporter.upstream_consent
     form = HandoffForm(request.POST if request.method == "POST" else None, consent=consent)
     status = 200
@@ -94,7 +86,7 @@ def handoff_new(request: HttpRequest, tracking_id: str) -> HttpResponse:
                     return _download(export_handoff(**arguments))
                 handoff = send_handoff(**arguments)
             except ValidationError as error:
-                attach_errors(form, error)
+                attach_refusal(form, error)
             else:
                 messages.success(
                     request,
@@ -193,7 +185,7 @@ def handoff_page(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
             )
             return _page(request, handoff, form, status=409, stale=True)
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_refusal(form, error)
         else:
             label = HandoffStatus(data["status"]).label.lower()
             messages.success(request, f"Saved: {handoff.contact.project} is {label}.")

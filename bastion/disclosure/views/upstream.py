@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -20,22 +18,9 @@ from bastion.accounts.permissions import triager_required
 from bastion.disclosure.models import UpstreamContact
 from bastion.disclosure.services.upstream import KEY_WARNING, directory, key_status, save_upstream_contact
 from bastion.disclosure.upstream_forms import UpstreamContactForm
+from bastion.disclosure.views._shared import client_ip
+from bastion.lib.forms import attach_refusal
 from bastion.lib.when import as_read_in
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address as the audit trail records it (django-axes reads proxies as configured)."""
-    address: str | None = get_client_ip_address(request)
-    return address
-
-
-def attach_errors(form: Form, error: ValidationError) -> None:
-    """Put a service's refusal beside the field it names (or above the form)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 @never_cache
@@ -84,7 +69,7 @@ def upstream_edit(request: HttpRequest, uid: uuid.UUID | None = None) -> HttpRes
             except ValidationError as error:
                 if getattr(error, "code", "") == "stale_edit":
                     return _stale(request, contact)
-                attach_errors(form, error)
+                attach_refusal(form, error)
             else:
                 messages.success(request, f"{saved.project}: contact saved.")
                 return HttpResponseRedirect(reverse("disclosure_staff:upstreams"), status=303)

@@ -472,7 +472,7 @@ def restore_backup(
     work = private_dir(Path(settings.BACKUP_WORK_DIR) / f"restore-{uuid.uuid4().hex}")
     try:
         restored = work / "restored"
-        # The drill rehashes every member; here gpg's integrity check vouches for the bytes.
+        # gpg's integrity check vouches for the bytes; the drill also rehashes (the newest archive).
         manifest = read_archive(archive, into=restored, secret_keys=keys, work_dir=work, rehash=False)
         _refuse_newer_schema(manifest)
         connections.close_all()

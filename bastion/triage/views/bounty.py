@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from bastion.accounts.permissions import triager_required
+from bastion.lib.forms import attach_refusal
 from bastion.reports.errors import StaleEdit
 from bastion.reports.models import Bounty, BountyStatus, Report
 from bastion.reports.services.bounty import (
@@ -60,21 +61,12 @@ def _decide(
             form.add_error(None, str(error) or "You may not take this step.")
             status = 403
         except ValidationError as error:
-            _attach(form, error)
+            attach_refusal(form, error)
         else:
             messages.success(request, done)
             return back_to(report, PANEL)
     messages.error(request, "The bounty was not changed: see the bounty panel.")
     return render_report(request, report, bound={PANEL: form}, status=status)
-
-
-def _attach(form: BountyForm, error: ValidationError) -> None:
-    """Put a service's refusal beside its field when the form has that field, else above the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for name, problems in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, problems)
 
 
 def _decision_step(step: Callable[..., object], message: str) -> Decide:

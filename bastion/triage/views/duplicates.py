@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from bastion.accounts.permissions import triager_required
+from bastion.lib.forms import attach_refusal
 from bastion.reports.errors import StaleEdit
 from bastion.reports.services.duplicates import (
     POOL_LIMIT,
@@ -80,7 +81,7 @@ def mark(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 form.add_error(None, error.messages)
                 status = 409
             except ValidationError as error:  # ReportRejected, TransitionRefused: nothing changed
-                _attach(form, error)
+                attach_refusal(form, error, renamed={"body": "reporter_message"})
             else:
                 via = "" if done.chosen == done.original else f" ({done.chosen.tracking_id} is itself one)"
                 messages.success(
@@ -92,13 +93,3 @@ def mark(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 return HttpResponseRedirect(f"{url}#{PANEL}", status=303)
     messages.error(request, "The report was not marked as a duplicate: see the duplicates panel.")
     return render_report(request, report, bound={PANEL: form}, status=status)
-
-
-def _attach(form: MarkDuplicateForm, error: ValidationError) -> None:
-    """A service's refusal beside its field when the form has one ("body" is the message), else on top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for name, problems in error.message_dict.items():
-        field = {"body": "reporter_message"}.get(name, name)
-        form.add_error(field if field in form.fields else None, problems)

@@ -25,7 +25,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bastion.accounts.models import User
 from bastion.accounts.permissions import triager_required
+from bastion.lib.forms import attach_refusal
 from bastion.lib.when import as_read_in
+from bastion.reports.access import visible_report
 from bastion.reports.errors import StaleEdit
 from bastion.reports.models import Embargo, EmbargoParty, Report
 from bastion.reports.services.embargo import (
@@ -50,15 +52,6 @@ from bastion.triage.panels.embargo import (
     break_glass_page,
 )
 from bastion.triage.views.report import back_to, client_ip, render_report
-
-
-def _attach(form: forms.Form, error: ValidationError) -> None:
-    """A service's refusal beside the field it names when the form has it, else at the top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for name, problems in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, problems)
 
 
 def _embargo_of(report: Report) -> Embargo:
@@ -95,7 +88,7 @@ def _change(
             form.add_error(None, error.messages)
             status = 409
         except ValidationError as error:
-            _attach(form, error)
+            attach_refusal(form, error)
         else:
             messages.success(request, done(data))
             return back_to(report, PANEL)
@@ -248,18 +241,10 @@ def revoke(request: HttpRequest, tracking_id: str) -> HttpResponse:
     messages.success(
         request, f"{member.get_full_name()} may no longer see this report while it is embargoed."
     )
-    if report_for_or_none(request.user, report.tracking_id) is None:
+    if visible_report(request.user, report.tracking_id) is None:
         # The user revoked their own access: the report page is now a 404 for them.
         return HttpResponseRedirect(reverse("triage:inbox"), status=303)
     return back_to(report, PANEL)
-
-
-def report_for_or_none(user: Any, tracking_id: str) -> Report | None:
-    """:func:`report_for`, None instead of a 404."""
-    try:
-        return report_for(user, tracking_id)
-    except Http404:
-        return None
 
 
 @never_cache
@@ -284,7 +269,7 @@ def break_glass_view(request: HttpRequest, tracking_id: str) -> HttpResponse:
                 report=hidden, actor=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request)
             )
         except ValidationError as error:
-            _attach(form, error)
+            attach_refusal(form, error)
         else:
             until = _read_by(request, taken.expires_at) if taken.expires_at else ""
             messages.warning(

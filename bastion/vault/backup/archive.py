@@ -660,8 +660,8 @@ def read_archive(
     ``decryption_failure``), and every member's presence and size by the manifest. ``rehash``
     also recomputes each member's SHA-256 against the manifest: that proves our own writer put
     down the digests an operator checks by hand (README), which is the drill's job. A restore
-    passes False: over 2 GiB it is ~1.6 s of a core that decryption needs, to learn nothing the
-    integrity check has not already said.
+    passes False: over 2 GiB it is ~1.6 s of a core that decryption needs, and it would learn
+    nothing about damage or tampering that the integrity check has not already said.
     """
     if not source.is_file():
         raise BackupError(f"there is no archive at {source}")

@@ -238,27 +238,33 @@ def test_it_names_the_recipients_when_given_the_wrong_key(
     assert list(into.iterdir()) == []
 
 
+# A restore reads without rehashing the members: gpg's integrity check alone must catch damage.
+rehashing_or_not = pytest.mark.parametrize("rehash", [True, False], ids=["rehashing", "as a restore reads"])
+
+
+@rehashing_or_not
 def test_it_refuses_an_archive_with_a_flipped_byte_in_the_middle(
-    tmp_path: Path, written: Path, backup_key: SecretKey
+    tmp_path: Path, written: Path, backup_key: SecretKey, rehash: bool
 ) -> None:
     data = bytearray(written.read_bytes())
     data[len(data) // 2] ^= 0x01
     written.write_bytes(bytes(data))
     into = tmp_path / "restored"
     with pytest.raises(CorruptArchive, match="another copy"):
-        read_archive(written, into=into, secret_keys=[backup_key.armored_secret()])
+        read_archive(written, into=into, secret_keys=[backup_key.armored_secret()], rehash=rehash)
     assert list(into.iterdir()) == []  # nothing half-extracted stays behind
 
 
+@rehashing_or_not
 @pytest.mark.parametrize("keep", [0.5, 0.98])
 def test_it_refuses_a_truncated_archive(
-    tmp_path: Path, written: Path, backup_key: SecretKey, keep: float
+    tmp_path: Path, written: Path, backup_key: SecretKey, keep: float, rehash: bool
 ) -> None:
     data = written.read_bytes()
     written.write_bytes(data[: int(len(data) * keep)])
     into = tmp_path / "restored"
     with pytest.raises(CorruptArchive, match=r"truncated|damaged"):
-        read_archive(written, into=into, secret_keys=[backup_key.armored_secret()])
+        read_archive(written, into=into, secret_keys=[backup_key.armored_secret()], rehash=rehash)
     assert list(into.iterdir()) == []
 
 
