@@ -76,8 +76,12 @@ class Mask:
         return self.targets.get((target_type, target_id))
 
     def data(self, value: Any) -> tuple[Any, bool]:
-        """``value`` with every hidden identifier replaced by its label, and whether any was."""
-        if self.pattern is None:
+        """``value`` with every hidden reference replaced by its label, and whether any was.
+
+        A reference is an identifier (a word) anywhere, or a hidden target named by a
+        ``target_type`` and ``target_id`` pair in one object (what an audit search records).
+        """
+        if self.pattern is None and not self.targets:
             return value, False
         pattern = self.pattern
         changed = False
@@ -85,13 +89,20 @@ class Mask:
         def walk(item: Any) -> Any:
             nonlocal changed
             if isinstance(item, str):
+                if pattern is None:
+                    return item
                 replaced = pattern.sub(lambda found: f"({self.words[found.group(0)]})", item)
                 changed = changed or replaced != item
                 return replaced
             if isinstance(item, list):
                 return [walk(element) for element in item]
             if isinstance(item, dict):
-                return {walk(key): walk(element) for key, element in item.items()}
+                walked = {walk(key): walk(element) for key, element in item.items()}
+                label = self.target(str(item.get("target_type", "")), str(item.get("target_id", "")))
+                if label is not None:
+                    walked["target_id"] = f"({label})"
+                    changed = True
+                return walked
             return item
 
         return walk(value), changed

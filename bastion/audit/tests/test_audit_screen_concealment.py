@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
+from bastion.accounts.models import Role
 from bastion.audit.concealment import Concealed, Reader, register_concealer, unregister_concealer
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
@@ -62,6 +63,25 @@ def test_a_hidden_target_and_its_mentions_are_masked_and_the_rows_stay(cleared, 
     assert f'"{CODE}"' not in body
     assert rows[plain.pk].details == '{"from":"PRJ-8"}'
     assert not rows[plain.pk].concealed
+
+
+def test_a_search_for_a_hidden_target_is_masked_for_readers_it_is_hidden_from(
+    cleared, client_as, dave, alice
+):
+    record(event=Event.REPORT_VIEWED, actor=None, target=SECRET)
+    alice.role = Role.ADMIN  # a second admin, cleared for the project, searches for it by target
+    alice.save(update_fields=["role"])
+    cleared.add(alice.pk)
+    client_as(alice).get(URL, {"target_type": SECRET.type, "target_id": SECRET.id})
+    searched = AuditEvent.objects.filter(event=Event.AUDIT_VIEWED).get()
+    assert searched.data["filters"] == {"target_type": SECRET.type, "target_id": SECRET.id}  # kept whole
+
+    response = client_as(dave).get(URL)
+
+    row = {row.event.pk: row for row in response.context["rows"]}[searched.pk]
+    assert row.details == f'{{"filters":{{"target_id":"({LABEL})","target_type":"demo.project"}},"page":1}}'
+    assert row.concealed
+    assert '"target_id":"7"' not in response.content.decode()
 
 
 def test_a_reader_the_concealer_clears_sees_every_reference(cleared, client_as, dave):
