@@ -9,3 +9,10 @@ class DisclosureConfig(AppConfig):
     name = "bastion.disclosure"
     label = "disclosure"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Replies to our hand-off mail are an upstream's: kept for staff on the handed-off report."""
+        from bastion.disclosure.services.handoff import report_of_handoff
+        from bastion.reports.services.inbound import register_third_party_mail
+
+        register_third_party_mail("handoff", report_of_handoff)

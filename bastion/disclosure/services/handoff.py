@@ -91,6 +91,12 @@ def _may_hand_over(user: User, report: Report) -> None:
         )
 
 
+def report_of_handoff(uid: uuid.UUID) -> Report | None:
+    """The report handed off as ``uid`` (our hand-off mail's Message-ID names it), if any."""
+    handoff = Handoff.objects.select_related("report").filter(uid=uid).first()
+    return handoff.report if handoff is not None else None
+
+
 def handoffs_of(report: Report) -> list[Handoff]:
     """``report``'s hand-offs, newest first, with their contacts (clear metadata only)."""
     return list(Handoff.objects.filter(report=report).select_related("contact", "created_by"))

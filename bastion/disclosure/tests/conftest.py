@@ -21,11 +21,12 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from bastion.accounts.models import User
 from bastion.disclosure.content import AdvisoryContent
 from bastion.disclosure.exports.testing import RAILS
-from bastion.disclosure.models import Advisory
+from bastion.disclosure.models import Advisory, Handoff
 from bastion.disclosure.services.advisories import (
     approve_advisory,
     create_advisory,
@@ -33,11 +34,14 @@ from bastion.disclosure.services.advisories import (
     schedule_publication,
     submit_for_review,
 )
+from bastion.disclosure.services.handoff import export_handoff
+from bastion.disclosure.services.upstream import ContactDetails, save_upstream_contact
 from bastion.reports.models import Report
 from bastion.reports.services import reporter_actor
 from bastion.reports.services.credits import confirm_credit, ensure_reporter_credit
 from bastion.reports.services.embargo import grant_access, set_embargo
 from bastion.reports.tests.conftest import CANARY, submit  # noqa: F401  (submit: a fixture)
+from bastion.test import uma
 
 ORG_ID = "8254265b-2729-46b6-b9e3-3dfca2d5bfca"  # a version 4 UUID, as the CVE Program's orgIds are
 
@@ -125,3 +129,29 @@ def advisory_url(name: str, advisory: Advisory | None = None) -> str:
     """The staff's advisory page ``name``, of ``advisory`` when the page is about one."""
     args = [advisory.identifier] if advisory is not None else []
     return reverse(f"disclosure_staff:{name}", args=args)
+
+
+@pytest.fixture
+def handoff(report, alice) -> Handoff:
+    """rita's report handed to Rails' GitHub page by alice, due in ten days."""
+    contact = save_upstream_contact(
+        contact=None,
+        data=ContactDetails(
+            project="Ruby on Rails",
+            ecosystem="RubyGems",
+            email=uma.email,
+            channel="github",
+            channel_url="https://github.com/rails/rails/security/advisories/new",
+        ),
+        actor=alice,
+    )
+    deadline = timezone.now() + timedelta(days=10)
+    export = export_handoff(
+        report=report,
+        contact=contact,
+        sections=["summary"],
+        include_identity=False,
+        deadline=deadline,
+        actor=alice,
+    )
+    return export.handoff

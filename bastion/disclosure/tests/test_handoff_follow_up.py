@@ -9,47 +9,19 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied
-from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.models import AuditEvent
 from bastion.disclosure.handoff import HandoffRefused, StaleHandoff
 from bastion.disclosure.handoff_tasks import remind_upstream_deadlines
 from bastion.disclosure.models import Handoff, HandoffStatus
-from bastion.disclosure.services.handoff import export_handoff, update_handoff
-from bastion.disclosure.services.upstream import ContactDetails, save_upstream_contact
+from bastion.disclosure.services.handoff import update_handoff
 from bastion.reports.models import AuthorKind, TimelineKind, Visibility
 from bastion.reports.services.casework import assign_report
 from bastion.reports.tests.conftest import private_vault  # noqa: F401  (the autouse fixture)
-from bastion.test import mail_text, uma
+from bastion.test import mail_text
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def handoff(report, alice) -> Handoff:
-    """rita's report handed to Rails' GitHub page by alice, due in ten days."""
-    contact = save_upstream_contact(
-        contact=None,
-        data=ContactDetails(
-            project="Ruby on Rails",
-            ecosystem="RubyGems",
-            email=uma.email,
-            channel="github",
-            channel_url="https://github.com/rails/rails/security/advisories/new",
-        ),
-        actor=alice,
-    )
-    deadline = timezone.now() + timedelta(days=10)
-    export = export_handoff(
-        report=report,
-        contact=contact,
-        sections=["summary"],
-        include_identity=False,
-        deadline=deadline,
-        actor=alice,
-    )
-    return export.handoff
 
 
 def update(handoff: Handoff, actor: Any, **changes: Any) -> Handoff:

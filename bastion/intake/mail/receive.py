@@ -9,9 +9,10 @@ commit. What happens to a message, in order:
 3. Over a mail flood limit: kept unread in the flood bucket, not answered; staff are alerted once.
 4. Read (``lib.inbound``): decrypted, signatures checked over the raw signed bytes, keys found.
    Undecryptable mail is kept whole in quarantine and its sender told how to re-send.
-5. A reply from a report's reporter (our Message-IDs in In-Reply-To/References, or its tracking
-   ID in the subject) becomes a message on that report; anything else becomes a new report,
-   acknowledged unless RFC 3834 says not to answer it.
+5. A reply to mail we sent a third party about a report (an upstream's answer to a hand-off)
+   is kept on that report as a staff-only note. A reply from a report's reporter (our Message-IDs
+   in In-Reply-To/References, or its tracking ID in the subject) becomes a message on that report;
+   anything else becomes a new report, acknowledged unless RFC 3834 says not to answer it.
 
 A transient fault (the database busy, the OpenPGP engine missing) raises
 :class:`TemporaryMailFailure` with nothing committed, so the sender's MTA tries again later.
@@ -43,6 +44,7 @@ from bastion.reports.received import dedupe_digest
 from bastion.reports.services import IncomingFile, Submission
 from bastion.reports.services.inbound import (
     MailFacts,
+    file_mail_for_staff,
     file_mail_reply,
     file_mail_report,
     find_thread,
@@ -222,6 +224,12 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
     files = _files(mail)
     offered = mail.offered_keys[0].armored_public() if mail.offered_keys else None
     try:
+        if thread.for_staff_on is not None:
+            about = thread.for_staff_on
+            file_mail_for_staff(
+                facts=facts, report=about, body=_for_staff(mail), attachments=files, on_stored=counted
+            )
+            return Received(Outcome.MESSAGE, about.tracking_id)
         if thread.report is not None:
             # A From address is easy to forge: a key arriving on a reply is adopted only when DKIM
             # vouches for the sender's domain, or anyone could make our mail unreadable to them.
@@ -343,6 +351,12 @@ def _body(mail: inbound.InboundMail) -> str:
     if len(text) > LONG_TEXT:
         return text[: LONG_TEXT - 200] + "\n\n[The message was longer; the whole text is attached.]"
     return text or "(The email had no text.)"
+
+
+def _for_staff(mail: inbound.InboundMail) -> str:
+    """A third party's reply as a staff note: who wrote, then what (the note has no sender field)."""
+    sender = mail.from_address or "an unknown sender"
+    return f"Email from {sender}, answering our mail about this report:\n\n{_body(mail)}"[:LONG_TEXT]
 
 
 def _submission(mail: inbound.InboundMail, *, public_key: str) -> Submission:

@@ -1,4 +1,5 @@
-"""Storing email: a new report or a reply from one, and mail held back (quarantine, flood bucket).
+"""Storing email: a new report, a reply from one, a third party's reply kept for staff, and mail
+held back (quarantine, flood bucket).
 
 Intake's ``receive_email`` reads the message and decides where it goes; these services store it.
 Every email is kept whole, sealed (``ReceivedMail``), in the same transaction as what it became,
@@ -48,6 +49,25 @@ OnStored = Callable[[], object]
 TRACKING_ID_IN_TEXT = re.compile(r"\bBST-[0-9A-Z]{10}\b")
 # Our own Message-IDs (reports.mail.message_id): <report.UUID@domain> and <message.UUID@domain>.
 _OUR_ID = re.compile(r"<(report|message)\.([0-9a-f-]{36})@[^>]+>")
+# The same form for mail we send to others about a report, of a kind another app registers.
+_THEIR_THREAD = re.compile(r"<([a-z]+)\.([0-9a-f-]{36})@[^>]+>")
+
+# Which report a Message-ID's UUID is about, for one kind of mail another app sends (a hand-off to
+# an upstream): filled from that app's AppConfig.ready(), since reports may not import it.
+ReportOfMail = Callable[[uuid.UUID], "Report | None"]
+_third_party_kinds: dict[str, ReportOfMail] = {}
+
+
+def register_third_party_mail(kind: str, report_of: ReportOfMail) -> None:
+    """Have replies to our ``<kind.UUID@...>`` mail kept on the report ``report_of(UUID)`` names.
+
+    Such mail went to someone other than the reporter (an upstream's security contact), so a reply
+    to it is theirs: it is kept for staff only, never posted to the reporter's conversation, and
+    never opens a new report, where it could carry an embargoed issue into the open inbox.
+    """
+    if kind in ("report", "message"):
+        raise ValueError(f"{kind!r} is a kind of our mail to reporters")
+    _third_party_kinds[kind] = report_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +160,27 @@ def file_mail_reply(
     return message
 
 
+def file_mail_for_staff(
+    *,
+    facts: MailFacts,
+    report: Report,
+    body: str,
+    attachments: Sequence[IncomingFile],
+    on_stored: OnStored | None = None,
+) -> Message:
+    """A third party's emailed reply about ``report`` (see ``Thread.for_staff_on``), kept as an
+    internal note: staff only, under the report's embargo if it has one, with the original kept.
+    ``on_stored()`` runs last inside the transaction."""
+    with transaction.atomic():
+        message = post_message(
+            report=report, body=body, visibility=Visibility.INTERNAL, actor=None, attachments=attachments
+        )
+        _keep(facts, state=MailState.ACCEPTED, report=report, message=message)
+        if on_stored is not None:
+            on_stored()
+    return message
+
+
 def hold_mail(*, facts: MailFacts, state: MailState, on_stored: OnStored | None = None) -> ReceivedMail:
     """Keep an email that became nothing yet: quarantined (undecryptable) or in the flood bucket.
 
@@ -217,10 +258,15 @@ def open_received_mail(*, mail: ReceivedMail, actor: ActorArg, ip: str | None = 
 
 @dataclass(frozen=True)
 class Thread:
-    """Where a reply belongs: ``report``, or None and a ``note`` saying why it starts a new one."""
+    """Where a reply belongs: ``report``, or None and a ``note`` saying why it starts a new one.
+
+    ``for_staff_on`` is set instead when the mail answers one we sent a third party about that
+    report (``register_third_party_mail``): it is kept there for staff only.
+    """
 
     report: Report | None
     note: str = ""  # "", "unmatched_reply", "not_the_reporter" or "unverified_reply"
+    for_staff_on: Report | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +291,9 @@ def find_thread(
     (``signer``) by the key on file for that report's reporter. Reports whose key was shredded
     take no more mail.
     """
+    answered = _third_party_thread(references)
+    if answered is not None:  # its UUID only reached the third party's mailbox: no more proof needed
+        return Thread(report=None, for_staff_on=answered)
     candidates = _referenced(references) + [_Candidate(r, ours=False) for r in _named(subject)]
     looks_like_reply = bool(references) or bool(TRACKING_ID_IN_TEXT.search(subject))
     senders = set(identifiers.email_digests(sender)) if sender else set()
@@ -288,6 +337,22 @@ def _proven(report: Report, sender: str, dkim_domains: Sequence[str], signer: st
         return load_public_key(armored).fingerprint == signer
     except OpenPGPError:
         return False
+
+
+def _third_party_thread(references: Sequence[str]) -> Report | None:
+    for ref in reversed(references[-20:]):  # the newest reference (In-Reply-To) first
+        match = _THEIR_THREAD.fullmatch(ref.strip())
+        report_of = _third_party_kinds.get(match.group(1)) if match is not None else None
+        if match is None or report_of is None:
+            continue
+        try:
+            about = report_of(uuid.UUID(match.group(2)))
+        except ValueError:  # the right shape, not a UUID
+            continue
+        if about is not None:
+            live = _live(Report.objects.filter(pk=about.pk))
+            return live[0] if live else None
+    return None
 
 
 def _live(query: QuerySet[Report]) -> list[Report]:
