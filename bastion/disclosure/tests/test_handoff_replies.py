@@ -52,7 +52,7 @@ def test_a_reply_to_the_handoff_is_an_internal_note_on_the_embargoed_report(
     assert Report.objects.count() == 1  # no new report
     note = report.messages.get()
     assert (note.visibility, note.author_kind) == (Visibility.INTERNAL, AuthorKind.SYSTEM)
-    text = open_field(note, "body", key=report.data_key_plain())
+    text = open_field(note, "body", key=report.data_key_plain()) or ""
     assert uma.email in text
     assert REPLY in text
     kept = ReceivedMail.objects.get()
