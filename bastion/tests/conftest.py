@@ -6,4 +6,5 @@ autouse, so each module that needs it imports it itself.
 
 from __future__ import annotations
 
+from bastion.disclosure.tests.conftest import handoff, report  # noqa: F401  (fixtures)
 from bastion.reports.tests.conftest import backup_disk, submit  # noqa: F401  (fixtures)
