@@ -92,8 +92,13 @@ def _may_hand_over(user: User, report: Report) -> None:
 
 
 def report_of_handoff(uid: uuid.UUID) -> Report | None:
-    """The report handed off as ``uid`` (our hand-off mail's Message-ID names it), if any."""
-    handoff = Handoff.objects.select_related("report").filter(uid=uid).first()
+    """The report handed off as ``uid`` by mail (our hand-off mail's Message-ID names it), if any.
+
+    Only a hand-off that was mailed can be answered by mail: one exported for HackerOne or GitHub
+    never sent that Message-ID, so a reply naming it is not the upstream's.
+    """
+    mailed = Handoff.objects.filter(uid=uid, channel=Channel.EMAIL, sent_at__isnull=False)
+    handoff = mailed.select_related("report").first()
     return handoff.report if handoff is not None else None
 
 

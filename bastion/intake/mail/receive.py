@@ -43,6 +43,7 @@ from bastion.reports.models import MailState, ReceivedMail
 from bastion.reports.received import dedupe_digest
 from bastion.reports.services import IncomingFile, Submission
 from bastion.reports.services.inbound import (
+    SHREDDED_THREAD,
     MailFacts,
     file_mail_for_staff,
     file_mail_reply,
@@ -221,6 +222,12 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
         dkim_domains=mail.dkim_domains,
         signer=mail.signer_fingerprint if not mail.signer_was_offered else None,
     )
+    if thread.note == SHREDDED_THREAD:
+        # A third party's reply about a report shredded since. As a new report it would bring back
+        # what the shred destroyed (it may quote our mail); staff decide, and nobody is answered.
+        held = replace(facts, problem=SHREDDED_THREAD, no_reply="third_party")
+        hold_mail(facts=held, state=MailState.QUARANTINED, on_stored=counted)
+        return Received(Outcome.QUARANTINED)
     files = _files(mail)
     offered = mail.offered_keys[0].armored_public() if mail.offered_keys else None
     try:
@@ -355,8 +362,10 @@ def _body(mail: inbound.InboundMail) -> str:
 
 def _for_staff(mail: inbound.InboundMail) -> str:
     """A third party's reply as a staff note: who wrote, then what (the note has no sender field)."""
+    # The From address is as written: DKIM's verdict and the original are under "How this email arrived".
     sender = mail.from_address or "an unknown sender"
-    return f"Email from {sender}, answering our mail about this report:\n\n{_body(mail)}"[:LONG_TEXT]
+    heading = f"Email from {sender} (From address as written), answering our mail about this report:"
+    return f"{heading}\n\n{_body(mail)}"[:LONG_TEXT]
 
 
 def _submission(mail: inbound.InboundMail, *, public_key: str) -> Submission:

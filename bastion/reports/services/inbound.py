@@ -58,6 +58,12 @@ ReportOfMail = Callable[[uuid.UUID], "Report | None"]
 _third_party_kinds: dict[str, ReportOfMail] = {}
 
 
+# A reply to third-party mail about a report shredded since: kept in quarantine, never a new report
+# (it may quote what the shred destroyed). Also the mail's ``problem`` there (16 characters at most).
+SHREDDED_THREAD = "shredded_report"
+_SHREDDED = object()
+
+
 def register_third_party_mail(kind: str, report_of: ReportOfMail) -> None:
     """Have replies to our ``<kind.UUID@...>`` mail kept on the report ``report_of(UUID)`` names.
 
@@ -265,7 +271,7 @@ class Thread:
     """
 
     report: Report | None
-    note: str = ""  # "", "unmatched_reply", "not_the_reporter" or "unverified_reply"
+    note: str = ""  # "", "unmatched_reply", "not_the_reporter", "unverified_reply" or SHREDDED_THREAD
     for_staff_on: Report | None = None
 
 
@@ -292,7 +298,9 @@ def find_thread(
     take no more mail.
     """
     answered = _third_party_thread(references)
-    if answered is not None:  # its UUID only reached the third party's mailbox: no more proof needed
+    if answered is _SHREDDED:
+        return Thread(report=None, note=SHREDDED_THREAD)
+    if isinstance(answered, Report):  # a UUID of mail we sent them (see register_third_party_mail)
         return Thread(report=None, for_staff_on=answered)
     candidates = _referenced(references) + [_Candidate(r, ours=False) for r in _named(subject)]
     looks_like_reply = bool(references) or bool(TRACKING_ID_IN_TEXT.search(subject))
@@ -339,7 +347,8 @@ def _proven(report: Report, sender: str, dkim_domains: Sequence[str], signer: st
         return False
 
 
-def _third_party_thread(references: Sequence[str]) -> Report | None:
+def _third_party_thread(references: Sequence[str]) -> Report | object | None:
+    """The report a reply to our third-party mail is about; ``_SHREDDED`` if it was shredded since."""
     for ref in reversed(references[-20:]):  # the newest reference (In-Reply-To) first
         match = _THEIR_THREAD.fullmatch(ref.strip())
         report_of = _third_party_kinds.get(match.group(1)) if match is not None else None
@@ -351,7 +360,7 @@ def _third_party_thread(references: Sequence[str]) -> Report | None:
             continue
         if about is not None:
             live = _live(Report.objects.filter(pk=about.pk))
-            return live[0] if live else None
+            return live[0] if live else _SHREDDED
     return None
 
 
