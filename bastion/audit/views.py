@@ -59,7 +59,7 @@ def events(request: HttpRequest) -> HttpResponse:
         page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
         # Load the page before recording the view, so the count and the rows describe one moment.
         rows = _shown(list(page), mask)
-        data: dict[str, object] = {"filters": form.applied(), "page": page.number}
+        data: dict[str, object] = {"filters": searched, "page": page.number}
         concealed = sum(row.concealed for row in rows)
         if concealed:
             # The trail says what this reader was shown: every row, some with references masked.

@@ -12,7 +12,6 @@ class DisclosureConfig(AppConfig):
 
     def ready(self) -> None:
         """Replies to our hand-off mail are an upstream's: kept for staff on the handed-off report."""
-        from bastion.disclosure.services.handoff import report_of_handoff
-        from bastion.reports.services.inbound import register_third_party_mail
+        from bastion.reports.third_party_mail import register_third_party_mail
 
-        register_third_party_mail("handoff", report_of_handoff)
+        register_third_party_mail("handoff", "bastion.disclosure.services.handoff.report_of_handoff")

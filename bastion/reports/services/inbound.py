@@ -39,6 +39,7 @@ from bastion.reports.services.conversation import post_message
 from bastion.reports.services.lifecycle import update_reporter
 from bastion.reports.services.submission import Submission, submit_report
 from bastion.reports.tasks import email_mail_quarantined
+from bastion.reports.third_party_mail import lookup_for
 from bastion.vault.sealing import seal_bytes, unseal_bytes
 from bastion.vault.services import create_data_key
 from bastion.worker.queue import enqueue_on_commit
@@ -52,28 +53,9 @@ _OUR_ID = re.compile(r"<(report|message)\.([0-9a-f-]{36})@[^>]+>")
 # The same form for mail we send to others about a report, of a kind another app registers.
 _THEIR_THREAD = re.compile(r"<([a-z]+)\.([0-9a-f-]{36})@[^>]+>")
 
-# Which report a Message-ID's UUID is about, for one kind of mail another app sends (a hand-off to
-# an upstream): filled from that app's AppConfig.ready(), since reports may not import it.
-ReportOfMail = Callable[[uuid.UUID], "Report | None"]
-_third_party_kinds: dict[str, ReportOfMail] = {}
-
-
 # A reply to third-party mail about a report shredded since: kept in quarantine, never a new report
 # (it may quote what the shred destroyed). Also the mail's ``problem`` there (16 characters at most).
 SHREDDED_THREAD = "shredded_report"
-_SHREDDED = object()
-
-
-def register_third_party_mail(kind: str, report_of: ReportOfMail) -> None:
-    """Have replies to our ``<kind.UUID@...>`` mail kept on the report ``report_of(UUID)`` names.
-
-    Such mail went to someone other than the reporter (an upstream's security contact), so a reply
-    to it is theirs: it is kept for staff only, never posted to the reporter's conversation, and
-    never opens a new report, where it could carry an embargoed issue into the open inbox.
-    """
-    if kind in ("report", "message"):
-        raise ValueError(f"{kind!r} is a kind of our mail to reporters")
-    _third_party_kinds[kind] = report_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,7 +249,7 @@ class Thread:
     """Where a reply belongs: ``report``, or None and a ``note`` saying why it starts a new one.
 
     ``for_staff_on`` is set instead when the mail answers one we sent a third party about that
-    report (``register_third_party_mail``): it is kept there for staff only.
+    report (``reports.third_party_mail``): it is kept there for staff only.
     """
 
     report: Report | None
@@ -298,10 +280,8 @@ def find_thread(
     take no more mail.
     """
     answered = _third_party_thread(references)
-    if answered is _SHREDDED:
-        return Thread(report=None, note=SHREDDED_THREAD)
-    if isinstance(answered, Report):  # a UUID of mail we sent them (see register_third_party_mail)
-        return Thread(report=None, for_staff_on=answered)
+    if answered is not None:  # a UUID of mail we sent them (reports.third_party_mail)
+        return answered
     candidates = _referenced(references) + [_Candidate(r, ours=False) for r in _named(subject)]
     looks_like_reply = bool(references) or bool(TRACKING_ID_IN_TEXT.search(subject))
     senders = set(identifiers.email_digests(sender)) if sender else set()
@@ -347,11 +327,11 @@ def _proven(report: Report, sender: str, dkim_domains: Sequence[str], signer: st
         return False
 
 
-def _third_party_thread(references: Sequence[str]) -> Report | object | None:
-    """The report a reply to our third-party mail is about; ``_SHREDDED`` if it was shredded since."""
+def _third_party_thread(references: Sequence[str]) -> Thread | None:
+    """Where a reply to our third-party mail goes: kept for staff on its report, or held if shredded."""
     for ref in reversed(references[-20:]):  # the newest reference (In-Reply-To) first
         match = _THEIR_THREAD.fullmatch(ref.strip())
-        report_of = _third_party_kinds.get(match.group(1)) if match is not None else None
+        report_of = lookup_for(match.group(1)) if match is not None else None
         if match is None or report_of is None:
             continue
         try:
@@ -360,7 +340,9 @@ def _third_party_thread(references: Sequence[str]) -> Report | object | None:
             continue
         if about is not None:
             live = _live(Report.objects.filter(pk=about.pk))
-            return live[0] if live else _SHREDDED
+            if not live:
+                return Thread(report=None, note=SHREDDED_THREAD)
+            return Thread(report=None, for_staff_on=live[0])
     return None
 
 
