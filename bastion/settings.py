@@ -346,7 +346,7 @@ MAIL_DKIM_CHECK = env_bool("BASTION_MAIL_DKIM_CHECK", True)
 
 # --- Background work -----------------------------------------------------------------------------
 _TASK_BACKENDS = {
-    "database": "django_tasks_db.DatabaseBackend",
+    "database": "bastion.worker.backend.DatabaseBackend",
     # Runs each task inline at enqueue time: for the test suite and for debugging.
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }

@@ -19,6 +19,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from bastion.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_ip, clean_data, clean_text, row_hash
 from bastion.audit.events import ActorKind, Event
 from bastion.audit.models import AuditEvent
+from bastion.lib import lean
 
 # Key of the PostgreSQL advisory lock that serialises writers to the chain ("BASTAUDI" in ASCII).
 # Any constant works, as long as nothing else in the database uses the same one.
@@ -125,7 +126,7 @@ def record(
         # Race: two writers that both read the same last row would both chain onto it, forking
         # the chain. The lock above makes read-last-row → insert one critical section per
         # transaction, held until commit; the unique prev_hash constraint is the backstop.
-        last = AuditEvent.objects.using(alias).order_by("-id").values_list("id", "hash").first()
+        last = lean.first(AuditEvent, ["id", "hash"], order_by="-id", using=alias)
         last_id, prev_hash = last if last else (0, GENESIS_HASH)
         # The row's own id is part of its hash, so the id must be known before the insert (an
         # insert-then-update is impossible: the triggers refuse updates). It is allocated under
@@ -134,7 +135,7 @@ def record(
         # Stamped under the lock too, so time order and chain order agree.
         fields["occurred_at"] = datetime.now(UTC)
         row = AuditEvent(**fields, prev_hash=prev_hash, hash=row_hash(prev_hash, fields))
-        row.save(using=alias, force_insert=True)
+        lean.insert(row, using=alias)
     return row
 
 

@@ -12,6 +12,7 @@ from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
 from bastion.intake.models import Policy
 from bastion.intake.policy_defaults import default_policy_fields
+from bastion.lib import lean
 from bastion.lib.openpgp import PublicKey, SecretKey
 from bastion.vault import orgkey
 from bastion.vault.models import OrgKey
@@ -58,8 +59,8 @@ def current_policy() -> Policy:
 
 def current_policy_version() -> int:
     """The version in force, without loading the policy's text: what each submission records."""
-    version = Policy.objects.order_by("-version").values_list("version", flat=True).first()
-    return version if version is not None else current_policy().version
+    newest = lean.first(Policy, ["version"], order_by="-version")  # every submission: the lean read
+    return newest[0] if newest is not None else current_policy().version
 
 
 def policy_fields(policy: Policy) -> dict[str, Any]:

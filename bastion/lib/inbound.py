@@ -148,15 +148,17 @@ def read_mail(
     trusted_authserv_ids: Sequence[str] = (),
     dns: DnsLookup | None = None,
     max_plaintext: int = openpgp.MAX_PLAINTEXT,
+    headers: tuple[Message, Message] | None = None,
 ) -> InboundMail:
     """Read one raw message (module docstring).
 
     ``sender_keys(from_address)`` returns the keys the caller already trusts for that sender; it is
     not called when From has no address. Signatures are checked against those and the keys the
     message offers. ``dns(name: bytes, timeout=...)`` returns a TXT record (or None) for DKIM; without
-    it DKIM is "unchecked". ``max_plaintext`` caps all decrypted bytes together.
+    it DKIM is "unchecked". ``max_plaintext`` caps all decrypted bytes together. ``headers``
+    is ``mailparse.read_top(raw)`` when the caller has read it already (the header parser is costly).
     """
-    top, display = mailparse.read_top(raw)
+    top, display = headers or mailparse.read_top(raw)
     senders = mailparse.addresses(display, "from")
     from_address, from_name = senders[0] if senders else ("", "")
     reader = _Reader(org_key, sender_keys(from_address) if from_address else (), max_plaintext)

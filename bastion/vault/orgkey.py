@@ -21,6 +21,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from bastion.lib import lean
 from bastion.lib.openpgp import PublicKey, SecretKey, generate_org_key, load_public_key, load_secret_key
 from bastion.vault.envelope import Aad, open_secret, seal_secret
 from bastion.vault.errors import SealError
@@ -62,7 +63,8 @@ def _open(row: OrgKey, provider: KeyProvider | None) -> SecretKey:
 
 
 def _active_row() -> OrgKey | None:
-    return OrgKey.objects.filter(active=True).first()
+    # Read on every signature and decryption (a rotation must take effect at once): the lean read.
+    return lean.get(OrgKey, active=True)
 
 
 def ensure_org_key(

@@ -206,6 +206,7 @@ def _receive(raw: bytes, source: MailSource, top: _Top, digest: str, *, throttle
             own_addresses=settings.MAIL_ADDRESSES,
             trusted_authserv_ids=settings.MAIL_TRUSTED_AUTHSERV_IDS,
             dns=mailauth.system_dns() if settings.MAIL_DKIM_CHECK else None,
+            headers=(top.structure, top.display),
         )
     except inbound.UndecryptableMail as exc:
         no_reply = mailparse.no_reply_reason(

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from bastion.audit.events import Event
 from bastion.audit.services import ActorArg, record
+from bastion.lib import lean
 from bastion.lib.openpgp import OpenPGPError, SecretKey, load_public_key
 from bastion.reports import identifiers
 from bastion.reports.models import (
@@ -76,7 +77,7 @@ class MailFacts:
 
 def mail_seen(digest: str) -> bool:
     """Whether an email with this dedupe digest is stored already."""
-    return ReceivedMail.objects.filter(dedupe_digest=digest).exists()
+    return lean.exists(ReceivedMail, dedupe_digest=digest)
 
 
 def file_mail_report(
@@ -221,7 +222,7 @@ def _keep(
     label = ReceivedMail._meta.label
     mail.raw = seal_bytes(zlib.compress(facts.raw), key=key, model_label=label, field="raw", row_id=uid)
     mail.envelope = seal_json(mail, "envelope", facts.envelope, key=key)
-    mail.save(force_insert=True)
+    lean.insert(mail)  # every email takes this path: the lean insert, not the query compiler
     return mail
 
 

@@ -1,0 +1,52 @@
+"""Transactions whose commit need not wait for the disk: for counters a crash may lose.
+
+Every commit of Bastion's is durable by default (SQLite ``synchronous=FULL``, PostgreSQL's
+default): acknowledged means on disk. A few writes do not need that. The flood counters a web
+submission bumps before it is stored are advisory, and their commit's fsync cost every submission
+a second turn at the disk while it held SQLite's only write lock.
+
+- SQLite (WAL): ``synchronous=NORMAL`` for that one transaction. Its commit is written to the WAL
+  but not fsynced; the next durable commit fsyncs the whole WAL, this one with it. A crash in
+  between loses this transaction, never the database's consistency (WAL frames are checksummed).
+- PostgreSQL: ``SET LOCAL synchronous_commit TO OFF``, the same promise for one transaction.
+
+Inside a caller's transaction nothing changes: the caller's commit decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+
+@contextmanager
+def lazy_commit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """``transaction.atomic(using)``, whose commit may reach the disk after it returns."""
+    connection = connections[using]
+    if connection.in_atomic_block:
+        with transaction.atomic(using=using, savepoint=False):
+            yield
+        return
+    if connection.vendor == "postgresql":
+        with transaction.atomic(using=using):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            yield
+        return
+    if connection.vendor != "sqlite":  # pragma: no cover - Bastion runs on SQLite or PostgreSQL
+        with transaction.atomic(using=using):
+            yield
+        return
+    # SQLite refuses to change the level inside a transaction: set it before BEGIN, restore after.
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        (level,) = cursor.fetchone()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with transaction.atomic(using=using):
+            yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={int(level)}")
