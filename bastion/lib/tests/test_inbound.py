@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bastion.lib import openpgp
+from bastion.lib import mailparse, openpgp
 from bastion.lib.inbound import (
     Encryption,
     InboundMail,
@@ -935,3 +935,13 @@ def test_a_multipart_whose_boundary_never_appears_is_read_as_text():
     )
     assert mail.text == "plain words"
     assert any("no boundary line appears" in d for d in mail.defects)
+
+
+def test_the_display_view_parses_each_field_once_and_keeps_absent_ones_absent():
+    block = b"From: Rita <rita@example.org>\r\nTo: security@example.org, Bob <bob@example.org>"
+    display = mailparse.read_display(block)
+    first = display["to"]
+    assert display["TO"] is first  # parsed once, whatever the case of the name
+    assert mailparse.addresses(display, "to") == [("security@example.org", ""), ("bob@example.org", "Bob")]
+    assert display["cc"] is None
+    assert display.get("cc", "none") == "none"
