@@ -41,7 +41,7 @@ from bastion.reports.services._shared import (
     seal_files,
 )
 from bastion.reports.services.casework import auto_assign
-from bastion.reports.services.portal import portal_url
+from bastion.reports.services.portal import portal_url as link_to_portal
 from bastion.reports.tasks import email_acknowledgement
 from bastion.vault.models import DataKey
 from bastion.vault.orgkey import get_org_key
@@ -83,8 +83,12 @@ class SubmitResult:
 
     report: Report
     created: bool
-    portal_url: str = field(repr=False)  # a bearer link: keep it out of logs and tracebacks
     receipt: Receipt
+
+    @property
+    def portal_url(self) -> str:
+        """The reporter's bearer link (derived when asked: the mail path never needs it)."""
+        return link_to_portal(self.report)
 
 
 @dataclass(frozen=True)
@@ -257,10 +261,8 @@ def submit_report(
         if not replay.same_request:
             raise IdempotencyConflict() from None
         report = replay.report
-        return SubmitResult(
-            report=report, created=False, portal_url=portal_url(report), receipt=report.receipt
-        )
-    return SubmitResult(report=report, created=True, portal_url=portal_url(report), receipt=report.receipt)
+        return SubmitResult(report=report, created=False, receipt=report.receipt)
+    return SubmitResult(report=report, created=True, receipt=report.receipt)
 
 
 @dataclass(frozen=True)
