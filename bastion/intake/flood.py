@@ -207,9 +207,10 @@ def check_flood(*, ip: str, email_digest: str | None = None, now: datetime | Non
     now = now or timezone.now()
     keys = _keys(ip, email_digest)
     rows = [(scope, key, limit_for(scope).window_start(now)) for scope, key in keys]
-    # A crash may lose the last counts (and the rare FLOOD_TRIPPED row), which only delays a flood's
-    # limit by that many attempts; waiting for the disk cost every submission a second fsync under
-    # the write lock. The submission's own commit, moments later, syncs them with its own.
+    # A power cut may lose the last counts (and the rare FLOOD_TRIPPED row): that only lets a flood
+    # past its limit by that many attempts, once. Waiting for the disk cost every submission a second
+    # fsync under the write lock. An admitted submission's own commit, moments later, syncs them; a
+    # refused attempt's wait for the next durable commit of any writer.
     with lazy_commit(using=router.db_for_write(FloodCounter)):
         counts = _increment(rows)
         for scope, _key, window_start in rows:

@@ -6,11 +6,13 @@ submission bumps before it is stored are advisory, and their commit's fsync cost
 a second turn at the disk while it held SQLite's only write lock.
 
 - SQLite (WAL): ``synchronous=NORMAL`` for that one transaction. Its commit is written to the WAL
-  but not fsynced; the next durable commit fsyncs the whole WAL, this one with it. A crash in
-  between loses this transaction, never the database's consistency (WAL frames are checksummed).
+  but not fsynced; the next durable commit, of any writer, fsyncs the whole WAL, this one with it.
+  A power cut in between loses this transaction (a killed process does not: the WAL is written),
+  never the database's consistency, and never a later transaction without this one: commits reach
+  the log in order.
 - PostgreSQL: ``SET LOCAL synchronous_commit TO OFF``, the same promise for one transaction.
 
-Inside a caller's transaction nothing changes: the caller's commit decides.
+Inside a caller's transaction it is a plain ``atomic()`` (a savepoint): the caller's commit decides.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def lazy_commit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """``transaction.atomic(using)``, whose commit may reach the disk after it returns."""
     connection = connections[using]
     if connection.in_atomic_block:
-        with transaction.atomic(using=using, savepoint=False):
+        with transaction.atomic(using=using):
             yield
         return
     if connection.vendor == "postgresql":

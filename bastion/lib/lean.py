@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, signals
 
@@ -35,7 +35,6 @@ class _Statement:
     fields: tuple[Field[object, object], ...]
     returning: Field[object, object] | None  # the auto-increment key the database assigns
     relations: tuple[Field[object, object], ...]  # foreign keys, whose ids may come from saved objects
-    signalled: bool  # someone listens to this model's pre_save or post_save
 
 
 _STATEMENTS: dict[tuple[str, type[Model], bool], _Statement] = {}
@@ -58,17 +57,21 @@ def insert(*rows: Model, using: str = DEFAULT_DB_ALIAS, skip_signals: bool = Fal
             has_key = row.pk is not None
             key = (using, model, has_key)
             statement = _STATEMENTS.get(key) or _STATEMENTS.setdefault(key, _plan(model, connection, has_key))
-            if statement.signalled and not skip_signals:
-                raise TypeError(
-                    f"{model._meta.label} has save signal receivers, which insert() would not run"
-                )
+            # Asked on every call (Django caches the answer per sender): a receiver may connect late.
+            if not skip_signals and (
+                signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+            ):
+                raise TypeError(f"{model._meta.label} has save signal receivers; insert() would not run them")
             _take_related_keys(row, statement.relations)
             values = [
                 field.get_db_prep_save(field.pre_save(row, True), connection) for field in statement.fields
             ]
-            cursor.execute(statement.sql, values)
-            if statement.returning is not None:
-                setattr(row, statement.returning.attname, cursor.fetchone()[0])
+            # As save() does: a failed INSERT in an atomic block dooms it, so it cannot commit half done.
+            with transaction.mark_for_rollback_on_error(using):
+                cursor.execute(statement.sql, values)
+                returned = cursor.fetchone() if statement.returning is not None else None
+            if statement.returning is not None and returned is not None:
+                setattr(row, statement.returning.attname, returned[0])
             row._state.adding = False
             row._state.db = using
 
@@ -91,9 +94,7 @@ def _plan(model: type[Model], connection: BaseDatabaseWrapper, has_key: bool) ->
     if returning is not None:
         sql += f" RETURNING {quote(returning.column)}"
     relations = tuple(field for field in fields if field.is_relation)
-    # Receivers connect at import time, before the first insert plans its statement.
-    signalled = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
-    return _Statement(sql=sql, fields=fields, returning=returning, relations=relations, signalled=signalled)
+    return _Statement(sql=sql, fields=fields, returning=returning, relations=relations)
 
 
 def _take_related_keys(row: Model, relations: tuple[Field[object, object], ...]) -> None:
@@ -104,14 +105,16 @@ def _take_related_keys(row: Model, relations: tuple[Field[object, object], ...])
             if related is not None:
                 if related.pk is None:
                     raise ValueError(f"{type(row).__name__}.{field.name}: save the related object first")
-                setattr(row, field.attname, related.pk)
+                setattr(row, field.name, related)  # sets the id and keeps the object cached
 
 
 @dataclass(frozen=True)
 class _Query:
     sql: str
     keys: tuple[Field[Any, Any], ...]  # the fields compared with =, in ``equals`` order
-    columns: tuple[tuple[Any, tuple[Converter, ...]], ...]  # each column read, with its converters
+    # Each column read, with its field's converters. The backend's are asked for per call: they
+    # are methods of one thread's connection, which a shared cache must not keep alive.
+    columns: tuple[tuple[Any, tuple[Converter, ...]], ...]
 
 
 _QUERIES: dict[tuple[str, type[Model], tuple[str, ...], tuple[str, ...], str], _Query] = {}
@@ -152,18 +155,21 @@ def _first(
     query = _QUERIES.get(cache_key)
     if query is None:
         query = _QUERIES.setdefault(cache_key, _compile(model, names, order_by, connection, tuple(equals)))
-    params = [
-        field.get_db_prep_value(value, connection)
-        for field, value in zip(query.keys, equals.values(), strict=True)
-    ]
+    params = []
+    for field, value in zip(query.keys, equals.values(), strict=True):
+        if value is None or isinstance(value, Model):
+            # "= NULL" matches nothing, where the ORM writes IS NULL; pass a related row's id.
+            raise TypeError(f"{field.name}: lean reads compare with values, not None or model instances")
+        params.append(field.get_db_prep_value(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(query.sql, params)
         found = cursor.fetchone()
     if found is None or not query.columns:  # no columns asked for: whether a row matched
         return None if found is None else ()
     values = []
-    for (column, converters), value in zip(query.columns, found, strict=True):
-        for convert in converters:
+    backend = connection.ops
+    for (column, own), value in zip(query.columns, found, strict=True):
+        for convert in (*backend.get_db_converters(column), *own):
             value = convert(value, column, connection)
         values.append(value)
     return tuple(values)
@@ -193,8 +199,7 @@ def _compile(
     for field in fields:
         column = field.get_col(meta.db_table)
         own = field.get_db_converters(connection)  # type: ignore[attr-defined]  # Django's, not in django-stubs
-        converters = [*connection.ops.get_db_converters(column), *own]
-        columns.append((column, tuple(converters)))
+        columns.append((column, tuple(own)))
     return _Query(sql=sql, keys=key_fields, columns=tuple(columns))
 
 

@@ -7,13 +7,15 @@ differ by channel. Each test holds it against the ORM doing the same thing.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -112,3 +114,30 @@ def test_first_orders_and_exists_matches():
 def test_only_columns_can_be_named():
     with pytest.raises(TypeError, match="not a column"):
         lean.first(Program, ["assets"])
+
+
+def test_insert_keeps_the_related_object_it_was_given(report: Report):
+    entry = TimelineEntry(report=report, kind="submitted", data={})
+    lean.insert(entry)
+    assert entry.report is report  # as save() leaves it: no query to read it back
+
+
+def test_a_failed_insert_dooms_the_transaction_as_save_does():
+    lean.insert(program("taken"))
+
+    def swallow_and_carry_on() -> None:
+        with transaction.atomic():
+            # A caller that swallows the clash must not go on to commit half a change.
+            with contextlib.suppress(IntegrityError):
+                lean.insert(program("taken"))  # the slug is unique
+            Program.objects.count()
+
+    with pytest.raises(TransactionManagementError):
+        swallow_and_carry_on()
+
+
+def test_reads_refuse_none_and_model_instances():
+    with pytest.raises(TypeError, match="not None"):
+        lean.first(Reporter, ["id"], upstream_consent=None)
+    with pytest.raises(TypeError, match="model instances"):
+        lean.exists(Asset, program=Program(slug="x"))

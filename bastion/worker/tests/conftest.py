@@ -21,7 +21,7 @@ def run_ready_tasks(settings) -> Callable[[], int]:
     It claims and runs rows exactly as django-tasks-db's worker loop does, minus the loop's
     connection recycling, which would break the test transaction.
     """
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "bastion.worker.backend.DatabaseBackend"}}
     worker = Worker(
         queue_names=["*"],
         interval=0,

@@ -82,7 +82,7 @@ class TestWithTheDatabaseQueue:
 
     @pytest.fixture(autouse=True)
     def _database_backend(self, settings):
-        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+        settings.TASKS = {"default": {"BACKEND": "bastion.worker.backend.DatabaseBackend"}}
 
     def test_the_row_exists_inside_the_transaction_and_after_its_commit(self):
         with transaction.atomic():

@@ -20,7 +20,7 @@ SWEEP = "bastion.worker.tasks.sweep_stale_tasks"
 
 @pytest.fixture
 def database_backend(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "bastion.worker.backend.DatabaseBackend"}}
 
 
 def test_in_batch_mode_it_runs_what_is_ready_and_the_due_jobs_then_exits(database_backend):
