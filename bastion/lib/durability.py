@@ -27,18 +27,12 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 def lazy_commit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """``transaction.atomic(using)``, whose commit may reach the disk after it returns."""
     connection = connections[using]
-    if connection.in_atomic_block:
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        outermost = not connection.in_atomic_block
         with transaction.atomic(using=using):
-            yield
-        return
-    if connection.vendor == "postgresql":
-        with transaction.atomic(using=using):
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            yield
-        return
-    if connection.vendor != "sqlite":  # pragma: no cover - Bastion runs on SQLite or PostgreSQL
-        with transaction.atomic(using=using):
+            if outermost and connection.vendor == "postgresql":  # SET LOCAL lasts to the outer commit
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             yield
         return
     # SQLite refuses to change the level inside a transaction: set it before BEGIN, restore after.

@@ -5,12 +5,13 @@ For intake's hot path, where the ORM's Python, not SQLite, was most of what a re
 ``Model.save(force_insert=True)`` builds its INSERT afresh every time: a query object, a compiler,
 one SQL fragment and one placeholder per field. For a report's ten rows that is most of the Python
 a submission costs under the database's write lock (measured: the compiler, not SQLite, dominated).
-:func:`insert` keeps one statement per model and connection, and does per row only what a row needs:
+:func:`insert` keeps one statement per model and database, and does per row only what a row needs:
 each field's ``pre_save`` (``auto_now_add`` and the like) and ``get_db_prep_save`` (the backend's own
 conversion), so the stored values are exactly what ``save()`` would store, on SQLite and PostgreSQL.
 
-It is for plain new rows only: no signals are sent (nothing in Bastion listens to ``post_save``),
-no multi-table inheritance, no ``update_fields``. Anything else goes through ``save()``.
+It is for plain new rows only: a model with save-signal receivers is refused (they would not
+run), and so is multi-table inheritance; there is no ``update_fields``. Anything else goes
+through ``save()``.
 
 The reads (:func:`get`, :func:`first`, :func:`exists`) are likewise one cached statement per
 shape: equality on fields, an optional order, ``LIMIT 1``, and the backend's and the fields' own
@@ -69,9 +70,8 @@ def insert(*rows: Model, using: str = DEFAULT_DB_ALIAS, skip_signals: bool = Fal
             # As save() does: a failed INSERT in an atomic block dooms it, so it cannot commit half done.
             with transaction.mark_for_rollback_on_error(using):
                 cursor.execute(statement.sql, values)
-                returned = cursor.fetchone() if statement.returning is not None else None
-            if statement.returning is not None and returned is not None:
-                setattr(row, statement.returning.attname, returned[0])
+                if statement.returning is not None:
+                    setattr(row, statement.returning.attname, cursor.fetchone()[0])
             row._state.adding = False
             row._state.db = using
 
